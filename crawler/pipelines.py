@@ -1,0 +1,93 @@
+"""Item pipeline: extraction and classification in worker processes, storage here.
+
+Extraction is CPU-bound; run in the reactor it would stall every download. So
+each page goes to a process pool and the reactor only awaits the result, then
+writes it to SQLite (one writer: this process).
+"""
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+
+from scrapy.exceptions import DropItem
+
+from pipeline import store
+from pipeline.process import process_page
+from pipeline.paths import profile_path
+from pipeline.urls import normalize, same_site, url_key
+
+
+def _published(article: dict) -> datetime | None:
+    value = article.get("published")
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+class ArticlePipeline:
+    def __init__(self, crawler, workers: int, profile: str, min_chars: int):
+        self.crawler = crawler
+        self.workers = workers
+        self.profile = profile
+        self.min_chars = min_chars
+        self.pool: ProcessPoolExecutor | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        workers = settings.getint("TIPWATCH_EXTRACT_WORKERS", 0) or os.cpu_count() or 1
+        return cls(crawler, workers, str(profile_path(settings.get("TIPWATCH_PROFILE"))),
+                   settings.getint("TIPWATCH_MIN_CHARS", 200))
+
+    def open_spider(self, spider=None):
+        # spawn, not fork: forking a process that runs a reactor and threads is unsafe
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def close_spider(self, spider=None):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item):
+        spider = self.crawler.spider
+        future = self.pool.submit(process_page, item, self.profile, self.min_chars)
+        result = await asyncio.wrap_future(future)
+        source, stats = item["source"], spider.stats_by_source[item["source"]]
+        if not result["ok"]:
+            stats.bump("extraction_failures")
+            spider.record_error(source, item["url"], result["kind"], result["detail"])
+            store.settle_url(spider.db, item["url"], source, f"{result['kind']}: {result['detail']}")
+            raise DropItem(f"{item['url']}: {result['detail']}")
+        article = dict(result["article"], source=source, fetched_at=item["fetched_at"])
+        article["url"], aliases = self._identity(item, article)
+        if url_key(article["url"]) in spider.known:
+            stats.bump("duplicates")  # its canonical page is stored already: keep the alias only
+            store.add_aliases(spider.db, article["url"], aliases)
+            raise DropItem(f"{item['url']}: duplicate of {article['url']}")
+        if spider.is_old(source, _published(article)):
+            stats.bump("skipped_old")
+            store.settle_url(spider.db, item["url"], source, f"older than window: {article['published']}")
+            raise DropItem(f"{item['url']}: published {article['published']}, before the window")
+        article_id = store.save_article(spider.db, article, aliases)
+        store.save_classification(spider.db, article_id, result["classification"])
+        spider.known.update(url_key(u) for u in (article["url"], *aliases))
+        stats.bump("articles_stored")
+        stats.bump("articles_flagged", int(bool(result["classification"]["flagged"])))
+        return {"id": article_id, "url": article["url"], "source": source,
+                "flagged": result["classification"]["flagged"]}
+
+    @staticmethod
+    def _identity(item: dict, article: dict) -> tuple[str, tuple[str, ...]]:
+        """The URL to store the article under (its canonical link when on the same site)
+        and the other URLs it was reached by."""
+        fetched = item["url"]
+        canonical = normalize(article["canonical_url"]) if article.get("canonical_url") else None
+        url = canonical if canonical and same_site(canonical, fetched) else fetched
+        aliases = tuple(u for u in (fetched, *item.get("aliases", ())) if u != url)
+        return url, aliases

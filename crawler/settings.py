@@ -1,0 +1,38 @@
+"""Scrapy settings for tipwatch: polite by default (robots.txt, AutoThrottle, an honest
+User-Agent), bounded (timeouts, retries, size caps) so one bad site cannot stall a run."""
+import os
+
+BOT_NAME = "tipwatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = "tipwatch/0.1 (news monitoring for anti-trafficking research; respects robots.txt)"
+ROBOTSTXT_OBEY = True
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+
+DOWNLOAD_TIMEOUT = 20
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 5
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+DNS_TIMEOUT = 10
+
+ITEM_PIPELINES = {"crawler.pipelines.ArticlePipeline": 300}
+LOG_LEVEL = os.environ.get("TIPWATCH_LOG_LEVEL", "INFO")
+
+# tipwatch's own settings; the environment moves them, like the CLI's --db/--sources
+TIPWATCH_DB = os.environ.get("TIPWATCH_DB")
+TIPWATCH_SOURCES = os.environ.get("TIPWATCH_SOURCES")
+TIPWATCH_PROFILE = os.environ.get("TIPWATCH_PROFILE")
+TIPWATCH_LOOKBACK_DAYS = int(os.environ.get("TIPWATCH_LOOKBACK_DAYS", "7"))
+TIPWATCH_EXTRACT_WORKERS = int(os.environ.get("TIPWATCH_EXTRACT_WORKERS", "0"))  # 0: one per core
+TIPWATCH_MIN_CHARS = 200

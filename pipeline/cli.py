@@ -1,0 +1,200 @@
+"""`tipwatch`: the command line. Each command parses options and calls one function."""
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from . import paths, store
+
+
+@dataclass(frozen=True)
+class Config:
+    db: Path
+    sources: Path
+    profile: Path
+    digests: Path
+
+    def open_db(self):
+        return store.open_db(self.db)
+
+
+def common_options(command):
+    """--db, --sources, --profile, --digests-dir on every command (environment variables too)."""
+    @click.option("--db", "db", type=click.Path(dir_okay=False, path_type=Path), envvar="TIPWATCH_DB",
+                  default=paths.DEFAULT_DB, show_default=True, help="SQLite database file [env TIPWATCH_DB].")
+    @click.option("--sources", "sources", type=click.Path(dir_okay=False, path_type=Path),
+                  envvar="TIPWATCH_SOURCES", default=None,
+                  help="Sources file replacing seeds/sources.toml [env TIPWATCH_SOURCES].")
+    @click.option("--profile", "profile", type=click.Path(dir_okay=False, path_type=Path),
+                  envvar="TIPWATCH_PROFILE", default=None,
+                  help="Topic profile (default seeds/topics/trafficking.toml) [env TIPWATCH_PROFILE].")
+    @click.option("--digests-dir", "digests", type=click.Path(file_okay=False, path_type=Path),
+                  envvar="TIPWATCH_DIGESTS", default=None,
+                  help="Where digest files go (default seeds/digests) [env TIPWATCH_DIGESTS].")
+    @functools.wraps(command)
+    def wrapper(db, sources, profile, digests, **kwargs):
+        config = Config(db=paths.db_path(db), sources=paths.sources_path(sources),
+                        profile=paths.profile_path(profile), digests=paths.digests_dir(digests))
+        return command(config, **kwargs)
+    return wrapper
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.version_option(package_name="tipwatch")
+def cli():
+    """tipwatch: news monitoring and alerting on trafficking in persons (Viet Nam and the Mekong region).
+
+    Pipeline: crawl (discover, fetch, extract, classify, store) → digest.
+    """
+
+
+@cli.command()
+@common_options
+def init(config: Config):
+    """Create or migrate the database."""
+    db = config.open_db()
+    click.echo(f"{config.db}: schema version {db.execute('PRAGMA user_version').fetchone()[0]}, "
+               f"{store.article_count(db)} articles")
+
+
+@cli.command("sources")
+@common_options
+def sources_command(config: Config):
+    """Validate the sources file and list its entries."""
+    from .sources import SourcesError, load_sources
+
+    try:
+        sources = load_sources(config.sources)
+    except SourcesError as exc:
+        fail(str(exc))
+    for src in sources:
+        state = "enabled" if src.enabled else "disabled"
+        click.echo(f"{src.name}\t{src.language}\t{state}\t{src.title}\t"
+                   f"{len(src.feeds)} feeds, {len(src.sitemaps)} sitemaps, {len(src.listings)} listings")
+
+
+def crawl_options(command):
+    @click.option("--source", "source_names", multiple=True, help="Crawl only this source (repeatable).")
+    @click.option("--since", default=None, help="Look-back window start, e.g. 2026-11-01.")
+    @click.option("--lookback-days", type=click.IntRange(min=0), default=None,
+                  help="Look-back window in days (default 7, 0 = no limit).")
+    @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Scrapy's log (default: next to the database, crawl.log).")
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        return command(*args, **kwargs)
+    return wrapper
+
+
+def _crawl(config: Config, source_names, since, lookback_days, log_file, settings=None) -> int:
+    from .crawl import CrawlOptions, run_crawl
+    from .sources import SourcesError, load_sources, select_sources
+
+    try:
+        select_sources(load_sources(config.sources), source_names)
+        if since:
+            from crawler.spiders.news import parse_since
+            parse_since(since)
+    except (SourcesError, ValueError) as exc:
+        fail(str(exc))
+    options = CrawlOptions(db=config.db, sources_file=config.sources, source_names=tuple(source_names),
+                           since=since, lookback_days=lookback_days,
+                           log_file=log_file or config.db.parent / "crawl.log", settings=settings or {})
+    return run_crawl(options)
+
+
+@cli.command()
+@common_options
+@crawl_options
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+def crawl(config: Config, source_names, since, lookback_days, log_file, quiet):
+    """Discover, fetch, extract, classify and store new articles."""
+    from .crawl import source_lines
+
+    run_id = _crawl(config, source_names, since, lookback_days, log_file)
+    if not quiet:
+        for line in source_lines(config.open_db(), run_id):
+            click.echo(line)
+
+
+@cli.command("import-seeds")
+@common_options
+def import_seeds_command(config: Config):
+    """Store and classify the seed corpus (seeds/corpus/) as source 'seed'."""
+    from .seeds import import_seeds
+
+    for row in import_seeds(config.open_db(), str(config.profile)):
+        click.echo(f"seed {row['id']}: {'FLAGGED' if row['flagged'] else 'not flagged'}: {row['title']}")
+
+
+@cli.command()
+@common_options
+@click.option("--all", "all_articles", is_flag=True, required=True, help="Re-score every stored article.")
+def classify(config: Config, all_articles):
+    """Re-score stored articles with the current topic profile."""
+    from .reclassify import reclassify
+
+    counts = reclassify(config.open_db(), str(config.profile))
+    click.echo(f"{counts['articles']} articles classified, {counts['changed']} changed, "
+               f"{counts['flagged']} flagged")
+
+
+@cli.command()
+@common_options
+@click.option("--day", default=None, help="Digest day (YYYY-MM-DD, default today in TIPWATCH_TZ).")
+def digest(config: Config, day):
+    """Write the day's digest of newly flagged articles to seeds/digests/DAY.md."""
+    from alerts.digest import write_digest
+
+    try:
+        path, data = write_digest(config.open_db(), day, config.digests)
+    except ValueError as exc:
+        fail(f"--day: {exc}")
+    click.echo(f"{path}: {data['total']} flagged articles")
+
+
+@cli.command()
+@common_options
+@crawl_options
+def run(config: Config, source_names, since, lookback_days, log_file):
+    """One full cycle for cron: crawl every enabled source, then write the digest."""
+    from alerts.digest import write_digest
+
+    from .crawl import source_lines
+
+    run_id = _crawl(config, source_names, since, lookback_days, log_file)
+    db = config.open_db()
+    for line in source_lines(db, run_id):
+        click.echo(line)
+    path, data = write_digest(db, None, config.digests)
+    click.echo(f"digest: {path} ({data['total']} flagged articles)")
+
+
+@cli.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=Path("data/demo.db"),
+              show_default=True, help="Database for the demo.")
+@click.option("--digests-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the digest goes (default seeds/digests).")
+def demo(db, digests_dir):
+    """Serve the bundled sample sites on 127.0.0.1 and run the whole pipeline on them."""
+    from .demo import run_demo
+
+    for line in run_demo(db, paths.digests_dir(digests_dir)):
+        click.echo(line)
+
+
+def main():
+    cli(prog_name="tipwatch")
+
+
+if __name__ == "__main__":
+    main()

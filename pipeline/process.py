@@ -1,0 +1,37 @@
+"""One fetched page → extracted, classified article, as plain data.
+
+`process_page` is what runs in the extraction worker processes: it takes and
+returns plain dicts (picklable), loads the topic profile once per process, and
+never touches the database.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from . import classify as topic
+from .extract import ExtractionError, ExtractOptions, decode_html, extract_article
+
+
+@lru_cache(maxsize=4)
+def _profile(path: str):
+    return topic.load_profile(path)
+
+
+def classify_article(profile_path: str, article: dict) -> dict:
+    return topic.classify(_profile(profile_path), title=article.get("title") or "",
+                          text=article.get("text") or "", language=article.get("language"))
+
+
+def process_page(page: dict, profile_path: str, min_chars: int = 200) -> dict:
+    """page: url, body (bytes), encoding (declared or None), language (source's).
+    Returns {"ok": True, "article": {...}, "classification": {...}} or
+    {"ok": False, "kind": "extraction", "detail": reason}."""
+    try:
+        html = decode_html(page["body"], page.get("encoding"))
+        options = ExtractOptions(min_chars=min_chars, language_hint=page.get("language"))
+        article = extract_article(html, page["url"], options=options)
+    except ExtractionError as exc:
+        return {"ok": False, "kind": "extraction", "detail": str(exc)}
+    except Exception as exc:  # a parser crash on one hostile page must not end the run
+        return {"ok": False, "kind": "parse", "detail": f"{exc.__class__.__name__}: {exc}"}
+    return {"ok": True, "article": article, "classification": classify_article(profile_path, article)}

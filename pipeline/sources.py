@@ -1,0 +1,145 @@
+"""News sources: the declarative `[[source]]` entries of `seeds/sources.toml`.
+
+A source is data, not code: one generic spider reads these entries. Loading
+validates every key and names the entry and key in its error, because the
+file is edited by analysts, not programmers.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .paths import REPO_ROOT
+
+DEFAULT_SOURCES = REPO_ROOT / "seeds" / "sources.toml"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class SourcesError(ValueError):
+    """The sources file is unreadable or an entry is malformed."""
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    title: str
+    language: str
+    article_pattern: str
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    listings: tuple[str, ...] = ()
+    max_pages: int = 3
+    enabled: bool = True
+    lookback_days: int | None = None
+    compiled_pattern: re.Pattern = field(default=None, compare=False, repr=False)
+
+    def is_article_url(self, url: str) -> bool:
+        return bool(self.compiled_pattern.search(url))
+
+    @property
+    def start_urls(self) -> tuple[str, ...]:
+        return self.feeds + self.sitemaps + self.listings
+
+
+# key -> (type, required)
+_SCHEMA = {
+    "name": (str, True),
+    "title": (str, True),
+    "language": (str, True),
+    "article_pattern": (str, True),
+    "feeds": (list, False),
+    "sitemaps": (list, False),
+    "listings": (list, False),
+    "max_pages": (int, False),
+    "enabled": (bool, False),
+    "lookback_days": (int, False),
+}
+
+
+def _entry_error(index: int, entry: dict, key: str, message: str) -> SourcesError:
+    label = entry.get("name") if isinstance(entry.get("name"), str) else f"#{index + 1}"
+    return SourcesError(f"source {label!r} (entry {index + 1}): key {key!r}: {message}")
+
+
+def _check_types(index: int, entry: dict) -> None:
+    for key in entry:
+        if key not in _SCHEMA:
+            raise _entry_error(index, entry, key, f"unknown key (allowed: {', '.join(_SCHEMA)})")
+    for key, (kind, required) in _SCHEMA.items():
+        if key not in entry:
+            if required:
+                raise _entry_error(index, entry, key, "missing")
+            continue
+        value = entry[key]
+        # bool is a subclass of int: reject True for max_pages
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise _entry_error(index, entry, key, f"must be {kind.__name__}, got {type(value).__name__}")
+        if kind is list and not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in value):
+            raise _entry_error(index, entry, key, "must be a list of http(s) URLs")
+
+
+def _source_from_entry(index: int, entry: dict) -> Source:
+    _check_types(index, entry)
+    if not NAME_RE.match(entry["name"]):
+        raise _entry_error(index, entry, "name", "use 1-32 lowercase letters, digits, '-' or '_'")
+    try:
+        pattern = re.compile(entry["article_pattern"])
+    except re.error as exc:
+        raise _entry_error(index, entry, "article_pattern", f"invalid regex: {exc}") from None
+    if not (entry.get("feeds") or entry.get("sitemaps") or entry.get("listings")):
+        raise _entry_error(index, entry, "feeds", "a source needs at least one of feeds, sitemaps, listings")
+    for key in ("max_pages", "lookback_days"):
+        if key in entry and entry[key] < 0:
+            raise _entry_error(index, entry, key, "must be >= 0")
+    return Source(
+        name=entry["name"],
+        title=entry["title"],
+        language=entry["language"],
+        article_pattern=entry["article_pattern"],
+        feeds=tuple(entry.get("feeds", ())),
+        sitemaps=tuple(entry.get("sitemaps", ())),
+        listings=tuple(entry.get("listings", ())),
+        max_pages=entry.get("max_pages", 3),
+        enabled=entry.get("enabled", True),
+        lookback_days=entry.get("lookback_days"),
+        compiled_pattern=pattern,
+    )
+
+
+def parse_sources(text: str, origin: str = "<string>") -> list[Source]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{origin}: not valid TOML: {exc}") from None
+    entries = data.get("source")
+    if not isinstance(entries, list) or not entries:
+        raise SourcesError(f"{origin}: no [[source]] entries")
+    sources = [_source_from_entry(i, e) for i, e in enumerate(entries)]
+    seen: set[str] = set()
+    for i, src in enumerate(sources):
+        if src.name in seen:
+            raise _entry_error(i, entries[i], "name", "duplicate source name")
+        seen.add(src.name)
+    return sources
+
+
+def load_sources(path: str | Path | None = None) -> list[Source]:
+    path = Path(path or DEFAULT_SOURCES)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourcesError(f"cannot read sources file {path}: {exc.strerror}") from None
+    return parse_sources(text, origin=str(path))
+
+
+def select_sources(sources: list[Source], names: tuple[str, ...] | list[str] = ()) -> list[Source]:
+    """Enabled sources, or the named ones (named ones run even when disabled)."""
+    if not names:
+        return [s for s in sources if s.enabled]
+    by_name = {s.name: s for s in sources}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise SourcesError(f"unknown source(s): {', '.join(unknown)} (known: {', '.join(by_name)})")
+    return [by_name[n] for n in names]
