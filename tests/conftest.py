@@ -1,0 +1,42 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import store
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def db(tmp_path):
+    return store.open_db(tmp_path / "tipwatch.db")
+
+
+def article(n: int, **extra) -> dict:
+    row = {"url": f"https://news.test/society/{n}/story-{n}.html", "source": "news",
+           "title": f"Story {n}", "text": f"Body of story {n}. " * 20, "author": None,
+           "published": f"2026-11-{n:02d}T08:00:00", "date_source": "meta", "language": "en",
+           "sitename": "News", "description": None, "tags": ["a"], "image": None}
+    row.update(extra)
+    return row
+
+
+def verdict(flagged: bool, score: float = 5.0) -> dict:
+    return {"score": score if flagged else 0.0, "flagged": flagged,
+            "matched_terms": ["human trafficking"] if flagged else [],
+            "snippet": "… human trafficking …" if flagged else "", "subtopics": [], "countries": ["Viet Nam"],
+            "profile_version": "test-1"}
+
+
+def tipwatch(*args, env=None, check=True, timeout=300) -> subprocess.CompletedProcess:
+    """Run the real `tipwatch` CLI in a fresh process (Scrapy's reactor is once per process)."""
+    full_env = dict(os.environ, **(env or {}))
+    result = subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=REPO,
+                            capture_output=True, text=True, env=full_env, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"tipwatch {' '.join(map(str, args))} exited {result.returncode}\n"
+                             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result

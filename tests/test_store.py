@@ -1,0 +1,84 @@
+from conftest import article, verdict
+
+from pipeline import store
+
+
+def table_counts(db):
+    return {name: db[name].count for name in db.table_names() if not name.startswith("articles_fts")}
+
+
+def test_schema_and_wal(db, tmp_path):
+    assert {"articles", "article_urls", "settled_urls", "classifications", "crawl_runs",
+            "crawl_source_stats", "crawl_errors", "digests", "digest_items", "articles_fts"} <= set(db.table_names())
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.open_db(tmp_path / "tipwatch.db")  # migrating twice is a no-op
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+
+
+def test_save_article_is_idempotent_across_aliases(db):
+    first = store.save_article(db, article(1), aliases=("http://news.test/society/1/story-1.html?utm_source=x",))
+    before = table_counts(db)
+    again = store.save_article(db, article(1))
+    via_alias = store.save_article(db, article(1, url="https://www.news.test/society/1/story-1.html/"))
+    assert first == again == via_alias
+    assert table_counts(db) == before
+    assert store.article_id_for_url(db, "http://news.test/society/1/story-1.html") == first
+    assert "news.test/society/1/story-1.html" in store.known_url_keys(db)
+
+
+def test_changed_article_is_updated_not_duplicated(db):
+    article_id = store.save_article(db, article(1))
+    store.save_article(db, article(1, title="Story 1 (updated)"))
+    assert db["articles"].count == 1
+    assert db["articles"].get(article_id)["title"] == "Story 1 (updated)"
+
+
+def test_full_text_search_finds_articles(db):
+    store.save_article(db, article(1, title="Scam compound rescue", text="Forty victims rescued. " * 20))
+    store.save_article(db, article(2))
+    hits = [row["title"] for row in db["articles"].search("rescued")]
+    assert hits == ["Scam compound rescue"]
+
+
+def test_classification_upsert_reports_changes(db):
+    article_id = store.save_article(db, article(1))
+    assert store.save_classification(db, article_id, verdict(True)) is True
+    assert store.save_classification(db, article_id, verdict(True)) is False
+    assert store.save_classification(db, article_id, verdict(False)) is True
+    assert db["classifications"].count == 1 and store.flagged_count(db) == 0
+
+
+def test_settled_urls_are_known(db):
+    store.settle_url(db, "https://news.test/broken/404.html?utm_medium=x", "news", "HTTP 404")
+    store.settle_url(db, "https://news.test/broken/404.html", "news", "HTTP 404")
+    assert db["settled_urls"].count == 1
+    assert "news.test/broken/404.html" in store.known_url_keys(db)
+
+
+def test_digest_items_belong_to_one_digest(db):
+    ids = [store.save_article(db, article(n)) for n in (1, 2, 3)]
+    for article_id, flagged in zip(ids, (True, False, True)):
+        store.save_classification(db, article_id, verdict(flagged))
+    day1 = [row["id"] for row in store.digest_candidates(db, "2026-11-20")]
+    assert day1 == [ids[2], ids[0]]  # newest first, unflagged left out
+    store.save_digest(db, "2026-11-20", "x.md", day1)
+    assert [row["id"] for row in store.digest_candidates(db, "2026-11-20")] == day1  # same day: same items
+    assert store.digest_candidates(db, "2026-11-21") == []
+    new = store.save_article(db, article(4))
+    store.save_classification(db, new, verdict(True))
+    assert [row["id"] for row in store.digest_candidates(db, "2026-11-21")] == [new]
+
+
+def test_run_records(db):
+    run_id = store.start_run(db, ["news"])
+    store.save_source_stats(db, run_id, "news", {"requests": 3, "status_counts": {"2xx": 2, "5xx": 1},
+                                                "error_counts": {"http": 1}})
+    store.save_source_stats(db, run_id, "news", {"requests": 4, "status_counts": {"2xx": 3},
+                                                "error_counts": {"http": 1}})
+    store.record_error(db, run_id, "news", "https://news.test/broken/500.html", "http", "HTTP 500")
+    store.finish_run(db, run_id, "finished")
+    (row,) = store.run_stats(db, run_id)
+    assert row["requests"] == 4 and row["status_counts"] == {"2xx": 3}
+    assert store.run_errors(db, run_id) == [{"source": "news", "url": "https://news.test/broken/500.html",
+                                            "kind": "http", "detail": "HTTP 500"}]
+    assert db["crawl_runs"].get(run_id)["status"] == "finished"
