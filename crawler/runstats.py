@@ -9,10 +9,26 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from urllib.parse import urlsplit
+
+from scrapy import exceptions as scrapy_errors
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net_error
 from twisted.internet.defer import CancelledError
+
+# Scrapy ≥ 2.14 wraps download failures in its own exceptions; older Twisted ones are kept
+# for other download handlers
+_FAILURE_KINDS = (
+    ((scrapy_errors.CannotResolveHostError, net_error.DNSLookupError), "dns", "DNS lookup failed for {host}"),
+    ((scrapy_errors.DownloadTimeoutError, net_error.TimeoutError, net_error.TCPTimedOutError),
+     "timeout", "timed out"),
+    ((scrapy_errors.DownloadConnectionRefusedError, net_error.ConnectionRefusedError),
+     "connection", "connection refused by {host}"),
+    ((scrapy_errors.DownloadCancelledError, CancelledError), "too-large", "download cancelled: {exc}"),
+    ((scrapy_errors.DownloadFailedError, scrapy_errors.ResponseDataLossError, net_error.ConnectError,
+      net_error.ConnectionLost), "connection", "{exc}"),
+)
 
 COUNTERS = ("requests", "responses", "articles_found", "articles_fetched", "articles_stored", "articles_flagged",
             "skipped_known", "skipped_old", "skipped_offsite", "duplicates", "extraction_failures",
@@ -45,15 +61,12 @@ def describe_failure(failure) -> tuple[str, str]:
     """(kind, detail) for a failed request: http, dns, timeout, connection, redirect,
     too-large, robots or other."""
     exc = failure.value
+    host = urlsplit(failure.request.url).hostname if hasattr(failure, "request") else ""
     if isinstance(exc, HttpError):
         return "http", f"HTTP {exc.response.status}"
-    if isinstance(exc, net_error.DNSLookupError):
-        return "dns", f"DNS lookup failed for {failure.request.url.split('/')[2] if hasattr(failure, 'request') else ''}".strip()
-    if isinstance(exc, (net_error.TimeoutError, net_error.TCPTimedOutError)):
-        return "timeout", "timed out"
-    if isinstance(exc, (net_error.ConnectionRefusedError, net_error.ConnectError,
-                        net_error.ConnectionLost, net_error.ConnectionDone)):
-        return "connection", exc.__class__.__name__
+    for kinds, kind, detail in _FAILURE_KINDS:
+        if isinstance(exc, kinds):
+            return kind, detail.format(host=host, exc=exc)
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
         if "robots.txt" in text:
@@ -61,11 +74,4 @@ def describe_failure(failure) -> tuple[str, str]:
         if "redirect" in text:
             return "redirect", text or "too many redirects"
         return "ignored", text
-    if isinstance(exc, CancelledError) or "maxsize" in str(exc).lower() or "max size" in str(exc).lower():
-        return "too-large", str(exc) or "response larger than DOWNLOAD_MAXSIZE"
-    name = exc.__class__.__name__
-    if "Timeout" in name:
-        return "timeout", name
-    if "DNS" in name:
-        return "dns", str(exc)
-    return "other", f"{name}: {exc}"
+    return "other", f"{exc.__class__.__name__}: {exc}"

@@ -89,9 +89,17 @@ def crawl_options(command):
                   help="Look-back window in days (default 7, 0 = no limit).")
     @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="Scrapy's log (default: next to the database, crawl.log).")
+    @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+                  help="Override a Scrapy setting, as `scrapy crawl -s` does (repeatable).")
     @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        return command(*args, **kwargs)
+    def wrapper(*args, overrides, **kwargs):
+        settings = {}
+        for pair in overrides:
+            name, sep, value = pair.partition("=")
+            if not sep or not name:
+                fail(f"-s {pair!r}: expected NAME=VALUE")
+            settings[name.strip()] = value
+        return command(*args, settings=settings, **kwargs)
     return wrapper
 
 
@@ -116,11 +124,11 @@ def _crawl(config: Config, source_names, since, lookback_days, log_file, setting
 @common_options
 @crawl_options
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-def crawl(config: Config, source_names, since, lookback_days, log_file, quiet):
+def crawl(config: Config, source_names, since, lookback_days, log_file, settings, quiet):
     """Discover, fetch, extract, classify and store new articles."""
     from .crawl import source_lines
 
-    run_id = _crawl(config, source_names, since, lookback_days, log_file)
+    run_id = _crawl(config, source_names, since, lookback_days, log_file, settings)
     if not quiet:
         for line in source_lines(config.open_db(), run_id):
             click.echo(line)
@@ -165,13 +173,13 @@ def digest(config: Config, day):
 @cli.command()
 @common_options
 @crawl_options
-def run(config: Config, source_names, since, lookback_days, log_file):
+def run(config: Config, source_names, since, lookback_days, log_file, settings):
     """One full cycle for cron: crawl every enabled source, then write the digest."""
     from alerts.digest import write_digest
 
     from .crawl import source_lines
 
-    run_id = _crawl(config, source_names, since, lookback_days, log_file)
+    run_id = _crawl(config, source_names, since, lookback_days, log_file, settings)
     db = config.open_db()
     for line in source_lines(db, run_id):
         click.echo(line)

@@ -51,7 +51,7 @@ def run_crawl(options: CrawlOptions) -> int:
 
     from crawler.spiders.news import NewsSpider
 
-    process = CrawlerProcess(scrapy_settings(options), install_root_handler=bool(options.log_file))
+    process = CrawlerProcess(scrapy_settings(options))
     crawler = process.create_crawler(NewsSpider)
     process.crawl(crawler, source=",".join(options.source_names), sources_file=str(options.sources_file),
                   since=options.since or "")
