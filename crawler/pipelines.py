@@ -46,9 +46,12 @@ class ArticlePipeline:
         return cls(crawler, workers, str(profile_path(settings.get("TIPWATCH_PROFILE"))),
                    settings.getint("TIPWATCH_MIN_CHARS", 200))
 
-    def open_spider(self, spider=None):
+    def _pool(self) -> ProcessPoolExecutor:
+        # started on the first article, not at open: a run with nothing new costs no workers.
         # spawn, not fork: forking a process that runs a reactor and threads is unsafe
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self.pool
 
     def close_spider(self, spider=None):
         if self.pool is not None:
@@ -56,7 +59,7 @@ class ArticlePipeline:
 
     async def process_item(self, item):
         spider = self.crawler.spider
-        future = self.pool.submit(process_page, item, self.profile, self.min_chars)
+        future = self._pool().submit(process_page, item, self.profile, self.min_chars)
         result = await asyncio.wrap_future(future)
         source, stats = item["source"], spider.stats_by_source[item["source"]]
         if not result["ok"]:

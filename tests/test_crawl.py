@@ -145,3 +145,14 @@ def compare_golden(golden: dict, row: dict) -> list:
         if chrome in text:
             problems.append((where, "chrome left in text", chrome))
     return problems
+
+
+def test_every_sample_source_has_golden_pages():
+    from pipeline.sources import parse_sources
+
+    template = (SITES_DIR / "sources.toml").read_text(encoding="utf-8")
+    for source in parse_sources(template.replace("{{BASE:", "http://x.test/").replace("}}", "")):
+        goldens = list((SITES_DIR / source.name / "expected").glob("*.json"))
+        assert goldens, f"source {source.name} has no golden pages in tests/sites/{source.name}/expected/"
+        pages = [item for item in manifest_articles() if item["site"] == source.name]
+        assert len(goldens) >= len([p for p in pages if not p.get("old") and "/private/" not in p["path"]])
