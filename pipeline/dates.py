@@ -1,0 +1,353 @@
+"""Publication-date finding for pipeline.extract.
+
+Order of trust (first hit wins; every candidate must be <= now + 1 day and >= 1995):
+  1. explicit article metadata: <meta property=article:published_time> & friends ('meta'),
+     itemprop=datePublished ('meta'), JSON-LD datePublished ('json-ld');
+  2. site-aware text patterns in the page: labelled "Published/Posted/Đăng", the VNS
+     "Update: February, 15/2012 - 09:20" line ('vns-update'), "Thứ hai, 28/07/2025 14:44"
+     weekday lines with a time ('text-weekday'), "Updated:/Cập nhật:" lines ('text-updated');
+  3. dates embedded in the URL: 3-digit prefix + yyMMddHHmmss + 3 digits, or
+     yyyyMMddHHmmss + 3 digits ('url-id'); /YYYY/MM/DD/ paths ('url-path');
+  4. htmldate (metadata-only search, then extensive search) ('htmldate'), rejected when the
+     date only comes from a page-header "today" line (a bare date line above the headline).
+Results are ISO strings: 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM:SS' (local wall-clock time as
+written on the page; a timezone offset is dropped).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+__all__ = ["find_published", "parse_date_string", "DateHit"]
+
+MIN_YEAR = 1995
+
+_MONTHS = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
+    "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+}
+_MON = r"(?P<mon>January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
+_WEEKDAY = (r"(?:Thứ\s*(?:hai|ba|tư|tu|năm|nam|sáu|sau|bảy|bay|[2-7])|Chủ\s*nhật|CN|"
+            r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)")
+_TIME = r"(?P<H>[01]?\d|2[0-3])\s*[:hg]\s*(?P<M>[0-5]\d)(?:\s*:\s*(?P<S>[0-5]\d))?(?:\s*(?P<ampm>[AaPp]\.?[Mm]\.?))?"
+_SEP = r"\s*(?:,|-|–|\||lúc|at|\(|GMT)?\s*"
+
+# date expressions (named groups d, m / mon, y)
+_DMY = r"(?P<d>[0-3]?\d)\s*[/.\-]\s*(?P<m>[01]?\d)\s*[/.\-]\s*(?P<y>(?:19|20)\d\d)"
+_YMD = r"(?P<y>(?:19|20)\d\d)-(?P<m>[01]?\d)-(?P<d>[0-3]?\d)"
+_VNS = _MON + r",?\s*(?P<d>[0-3]?\d)\s*/\s*(?P<y>(?:19|20)\d\d)"          # February, 15/2012
+_MDY = _MON + r"\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?,?\s+(?P<y>(?:19|20)\d\d)"  # February 26, 2020
+_DMonY = r"(?P<d>[0-3]?\d)(?:st|nd|rd|th)?\s+" + _MON + r",?\s+(?P<y>(?:19|20)\d\d)"  # 26 February 2020
+_VI_DATE = r"ngày\s+(?P<d>[0-3]?\d)\s+tháng\s+(?P<m>[01]?\d)\s+năm\s+(?P<y>(?:19|20)\d\d)"
+_DATE_FORMS = [_VNS, _DMY, _YMD, _MDY, _DMonY, _VI_DATE]
+
+
+def _date_time(date_re: str, *, time: str) -> list[str]:
+    """date followed by time, or time followed by date; time: 'req' | 'opt'."""
+    if time == "req":
+        return [date_re + _SEP + _TIME, _TIME + r"\s*(?:,|-|–|\||ngày)?\s*" + date_re]
+    return [date_re + r"(?:" + _SEP + _TIME + r")?", _TIME + r"\s*(?:,|-|–|\||ngày)?\s*" + date_re]
+
+
+_PUB_LABEL = (r"(?:Published(?:\s+on)?|Posted(?:\s+on)?|Publish(?:ed)?\s+date|Date\s+published|"
+              r"Ngày\s+đăng|Đăng\s+ngày|Đăng\s+lúc|Đăng|Thời\s+gian\s+đăng|Xuất\s+bản|Ngày\s+xuất\s+bản)")
+_UPD_LABEL = r"(?:Last\s+updated|Updated(?:\s+on)?|Update|Cập\s+nhật(?:\s+lúc|\s+ngày)?|Ngày\s+cập\s+nhật)"
+
+
+def _compile(label: str | None, forms: list[str], *, time: str) -> list[re.Pattern]:
+    out = []
+    for form in forms:
+        for dt in _date_time(form, time=time):
+            prefix = r"(?<![\w/])" if label is None else r"\b" + label + r"\s*(?:lúc|at|on|:)?\s*:?\s*"
+            if label is None:
+                prefix = r"\b" + _WEEKDAY + r"\s*,?\s*(?:ngày\s+)?"
+            out.append(re.compile(prefix + dt, re.IGNORECASE))
+    return out
+
+
+# (date_source, patterns) in order of trust
+_TEXT_RULES: list[tuple[str, list[re.Pattern]]] = [
+    ("text-published", _compile(_PUB_LABEL, _DATE_FORMS, time="opt")),
+    ("vns-update", _compile(_UPD_LABEL, [_VNS], time="opt")),
+    ("text-weekday", _compile(None, _DATE_FORMS, time="req")),
+    ("text-updated", _compile(_UPD_LABEL, _DATE_FORMS, time="opt")),
+]
+_ANY_DATE = [re.compile(r"(?<![\w/])" + f, re.IGNORECASE) for f in _DATE_FORMS]
+_HEADER_LINE = [re.compile(r"^\s*(?:" + _WEEKDAY + r"\s*,?\s*(?:ngày\s+)?)?" + f + r"(?:" + _SEP + _TIME + r")?\s*$",
+                           re.IGNORECASE) for f in _DATE_FORMS]
+
+
+@dataclass(frozen=True)
+class DateHit:
+    value: str          # ISO 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM:SS'
+    source: str
+
+
+def _fmt(dt: datetime, has_time: bool) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") if has_time else dt.strftime("%Y-%m-%d")
+
+
+def _ok(dt: datetime, now: datetime) -> bool:
+    return MIN_YEAR <= dt.year and dt <= now + timedelta(days=1)
+
+
+def _from_match(m: re.Match) -> tuple[datetime, bool] | None:
+    g = m.groupdict()
+    try:
+        month = int(g["m"]) if g.get("m") else _MONTHS[g["mon"].lower().rstrip(".")]
+        day, year = int(g["d"]), int(g["y"])
+        hour = minute = second = 0
+        has_time = g.get("H") is not None
+        if has_time:
+            hour, minute, second = int(g["H"]), int(g["M"]), int(g["S"] or 0)
+            ampm = (g.get("ampm") or "").lower().replace(".", "")
+            if ampm == "pm" and hour < 12:
+                hour += 12
+            elif ampm == "am" and hour == 12:
+                hour = 0
+        return datetime(year, month, day, hour, minute, second), has_time
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+_ISO = re.compile(
+    r"^\s*(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"
+    r"(?:[T\s]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?)?"
+    r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?\s*$", re.IGNORECASE)
+
+
+def parse_date_string(value: str) -> tuple[datetime, bool] | None:
+    """Parse a metadata date string. Returns (naive local datetime, has_time) or None."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    m = _ISO.match(value)
+    if m:
+        try:
+            has_time = m.group("H") is not None
+            dt = datetime(int(m["y"]), int(m["m"]), int(m["d"]),
+                          int(m["H"] or 0), int(m["M"] or 0), int(m["S"] or 0))
+            return dt, has_time
+        except ValueError:
+            return None
+    if re.match(r"^\d{8}$", value):  # 20250728
+        try:
+            return datetime.strptime(value, "%Y%m%d"), False
+        except ValueError:
+            return None
+    if re.search(r"\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}", value):  # RFC 2822
+        try:
+            return parsedate_to_datetime(value).replace(tzinfo=None), True
+        except (TypeError, ValueError, IndexError):
+            pass
+    for pats in ([re.compile(p, re.IGNORECASE) for p in _date_time(f, time="opt")] for f in _DATE_FORMS):
+        for pat in pats:
+            m2 = pat.search(value)
+            if m2:
+                return _from_match(m2)
+    return None
+
+
+# ---------------------------------------------------------------- metadata
+
+_META_KEYS = [
+    "article:published_time", "og:article:published_time", "og:published_time", "article:published",
+    "datepublished", "published_time", "publish_date", "publish-date", "publishdate", "pubdate",
+    "article.published", "dc.date.issued", "dcterms.issued", "dcterms.created", "dc.date.created",
+    "parsely-pub-date", "sailthru.date", "release_date", "original-publish-date", "pub_date",
+    "date", "dc.date", "dcterms.date", "citation_publication_date", "citation_date",
+]
+_META_RANK = {k: i for i, k in enumerate(_META_KEYS)}
+
+
+def _meta_dates(tree) -> list[tuple[int, str]]:
+    found = []
+    for el in tree.iter("meta"):
+        for attr in ("property", "name", "itemprop", "http-equiv"):
+            key = (el.get(attr) or "").strip().lower()
+            if key in _META_RANK and el.get("content"):
+                found.append((_META_RANK[key], el.get("content")))
+    for el in tree.xpath('//*[@itemprop="datePublished" or @itemprop="datepublished"][not(self::meta)]'):
+        val = el.get("datetime") or el.get("content") or (el.text_content() or "").strip()
+        if val:
+            found.append((_META_RANK["datepublished"], val))
+    for el in tree.xpath("//time[@pubdate]"):
+        if el.get("datetime"):
+            found.append((_META_RANK["pubdate"], el.get("datetime")))
+    found.sort(key=lambda kv: kv[0])
+    return found
+
+
+_ARTICLE_TYPES = re.compile(r"Article|Posting|Report|News|WebPage|Blog", re.IGNORECASE)
+
+
+def _walk_jsonld(node, out: list, depth: int = 0) -> None:
+    if depth > 8:
+        return
+    if isinstance(node, list):
+        for item in node:
+            _walk_jsonld(item, out, depth + 1)
+    elif isinstance(node, dict):
+        if isinstance(node.get("datePublished"), str):
+            typ = node.get("@type", "")
+            typ = " ".join(typ) if isinstance(typ, list) else str(typ)
+            out.append((0 if _ARTICLE_TYPES.search(typ) else 1, node["datePublished"]))
+        for key, val in node.items():
+            if key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement") or isinstance(val, (list, dict)):
+                if key not in ("author", "publisher", "image", "comment", "review"):
+                    _walk_jsonld(val, out, depth + 1)
+
+
+def _jsonld_dates(tree) -> list[str]:
+    out: list[tuple[int, str]] = []
+    for script in tree.xpath('//script[contains(translate(@type,"LDJSON","ldjson"),"ld+json")]'):
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            _walk_jsonld(json.loads(raw), out)
+        except ValueError:
+            for m in re.finditer(r'"datePublished"\s*:\s*"([^"]+)"', raw):
+                out.append((1, m.group(1)))
+    out.sort(key=lambda kv: kv[0])
+    return [v for _, v in out]
+
+
+# ---------------------------------------------------------------- URL
+
+_URL_ID18 = re.compile(r"(?<!\d)\d{3}(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\d{3}(?=\.html?\b|/|$|[?#])")
+_URL_ID17 = re.compile(r"(?<!\d)(20\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\d{3}(?=\.html?\b|/|$|[?#])")
+_URL_PATH = re.compile(r"/((?:19|20)\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|$)")
+
+
+def url_date(url: str, now: datetime) -> DateHit | None:
+    path = re.sub(r"^[a-z]+://[^/]+", "", url or "", flags=re.IGNORECASE)
+    for rx, century in ((_URL_ID18, 2000), (_URL_ID17, 0)):
+        for m in rx.finditer(path):
+            y, mo, d, hh, mi, ss = (int(x) for x in m.groups())
+            try:
+                dt = datetime(y + century, mo, d, hh, mi, ss)
+            except ValueError:
+                continue
+            if dt.year >= 2000 and _ok(dt, now):
+                return DateHit(_fmt(dt, True), "url-id")
+    m = _URL_PATH.search(path)
+    if m:
+        try:
+            dt = datetime(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return None
+        if _ok(dt, now):
+            return DateHit(_fmt(dt, False), "url-path")
+    return None
+
+
+# ---------------------------------------------------------------- text
+
+def text_pattern_date(page_text: str, headline_pos: int, now: datetime) -> DateHit | None:
+    for source, patterns in _TEXT_RULES:
+        best: tuple[int, int, datetime, bool] | None = None
+        for pat in patterns:
+            for m in pat.finditer(page_text):
+                parsed = _from_match(m)
+                if parsed is None or not _ok(parsed[0], now):
+                    continue
+                # prefer the first hit after the headline starts, else the hit closest above it
+                # (a dated line above the headline beats a clock in the page header)
+                key = (0, m.start()) if m.start() >= headline_pos else (1, -m.start())
+                if best is None or key < best[:2]:
+                    best = (key[0], key[1], parsed[0], parsed[1])
+        if best is not None:
+            return DateHit(_fmt(best[2], best[3]), source)
+    return None
+
+
+def header_today_dates(page_text: str, headline_pos: int, tree=None) -> set[str]:
+    """Dates written as a bare date (line or small element) above the headline: the
+    page-header 'today' of many news sites, which is the fetch date, not the article's."""
+    out = set()
+
+    def check(text: str) -> None:
+        text = " ".join(text.split())
+        if not text or len(text) > 60:
+            return
+        for pat in _HEADER_LINE:
+            m = pat.match(text)
+            if m:
+                parsed = _from_match(m)
+                if parsed:
+                    out.add(parsed[0].strftime("%Y-%m-%d"))
+                return
+
+    limit = headline_pos if headline_pos > 0 else min(len(page_text), 600)
+    for line in page_text[:limit].split("\n"):
+        check(line)
+    if tree is not None:
+        has_h1 = next(iter(tree.iter("h1")), None) is not None
+        for n, el in enumerate(tree.iter()):
+            tag = el.tag.lower() if isinstance(el.tag, str) else ""
+            if tag == "h1" or (not has_h1 and n > 300):
+                break
+            if tag in ("script", "style", "head", "title", "meta", "") or len(el) > 3:
+                continue
+            check(el.text_content() or "")
+    return out
+
+
+def _dates_in(text: str) -> set[str]:
+    out = set()
+    for pat in _ANY_DATE:
+        for m in pat.finditer(text):
+            parsed = _from_match(m)
+            if parsed:
+                out.add(parsed[0].strftime("%Y-%m-%d"))
+    return out
+
+
+def _htmldate(html: str, url: str, now: datetime, extensive: bool) -> str | None:
+    try:
+        from htmldate import find_date
+        return find_date(html, extensive_search=extensive, original_date=True, url=url,
+                         outputformat="%Y-%m-%d", max_date=(now + timedelta(days=1)).strftime("%Y-%m-%d"))
+    except Exception:  # htmldate is best-effort
+        return None
+
+
+def find_published(tree, html: str, url: str, page_text: str, headline_pos: int,
+                   now: datetime | None = None) -> DateHit | None:
+    now = now or datetime.now()
+    for _, raw in _meta_dates(tree):
+        parsed = parse_date_string(raw)
+        if parsed and _ok(parsed[0], now):
+            return DateHit(_fmt(*parsed), "meta")
+    for raw in _jsonld_dates(tree):
+        parsed = parse_date_string(raw)
+        if parsed and _ok(parsed[0], now):
+            return DateHit(_fmt(*parsed), "json-ld")
+    hit = text_pattern_date(page_text, headline_pos, now)
+    if hit:
+        return hit
+    hit = url_date(url, now)
+    if hit:
+        return hit
+    header = header_today_dates(page_text, headline_pos, tree)
+    article_head = page_text[max(0, headline_pos):][:3000] if headline_pos >= 0 else page_text[:3000]
+    confirmed = _dates_in(article_head)
+    for extensive in (False, True):
+        value = _htmldate(html, url, now, extensive)
+        if not value:
+            continue
+        if value in header and value not in confirmed:
+            continue  # only the page-header "today" line carries this date
+        try:
+            if not _ok(datetime.strptime(value, "%Y-%m-%d"), now):
+                continue
+        except ValueError:
+            continue
+        return DateHit(value, "htmldate")
+    return None

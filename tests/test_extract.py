@@ -1,0 +1,321 @@
+"""Tests for pipeline.extract (decoding, body cleanup, metadata, publication dates).
+
+Fixtures in tests/extract_pages/ are small hand-made pages reproducing real page chrome of
+the first sources (VNS page-header date + "Update:" line, baochinhphu captions / byline /
+"Source:" line / "Comment (0)", a Vietnamese page in NFD, a windows-1258 page, a page whose
+declared encoding is wrong, a JSON-LD dated page, an empty shell).
+"""
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.dates import parse_date_string, url_date
+from pipeline.extract import (ExtractionError, ExtractOptions, clean_text, decode_html,
+                              extract_article)
+
+PAGES = Path(__file__).parent / "extract_pages"
+REPO = Path(__file__).resolve().parent.parent
+NOW = datetime(2025, 8, 1, 12, 0, 0)
+OPTS = ExtractOptions(now=NOW)
+
+VNS_URL = "https://vietnamnews.vn/society/221644/mekong-countries-discuss-strategies-to-stop-trafficking.html"
+VGP_EN_URL = ("https://en.baochinhphu.vn/viet-nams-strong-commitment-to-fighting-human-trafficking-in-cyberspace"
+              "-111250728160512345.htm")
+VGP_VI_URL = "https://baochinhphu.vn/triet-pha-duong-day-mua-ban-nguoi-102250728144405775.htm"
+VI_TITLE = "Triệt phá đường dây mua bán người sang Campuchia"
+VI_FIRST = ("Công an tỉnh An Giang vừa triệt phá một đường dây mua bán người, giải cứu 15 nạn nhân "
+            "bị lừa sang Campuchia làm việc với lời hứa hẹn mức lương cao.")
+VI_LAST = "Cơ quan công an đã khởi tố vụ án, khởi tố bị can đối với 4 đối tượng về tội mua bán người theo Điều 150 Bộ luật Hình sự."
+KEYS = {"title", "text", "author", "published", "date_source", "language", "sitename", "description",
+        "tags", "canonical_url", "image"}
+
+
+def page(name: str, declared: str | None = None) -> str:
+    return decode_html((PAGES / name).read_bytes(), declared)
+
+
+def assert_all_nfc(result: dict) -> None:
+    for key, value in result.items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, str):
+                assert unicodedata.is_normalized("NFC", v), key
+
+
+# ------------------------------------------------------------------ VNS
+
+def test_vns_update_line_beats_page_header_date():
+    r = extract_article(page("vns_update.html"), VNS_URL, options=OPTS)
+    assert set(r) == KEYS
+    assert r["title"] == "Mekong countries discuss strategies to stop trafficking"
+    assert r["published"] == "2012-02-15T09:20:00"
+    assert r["date_source"] == "vns-update"
+    assert r["language"] == "en"
+    assert r["sitename"] == "Viet Nam News"
+    assert r["canonical_url"] == VNS_URL
+    assert r["image"] == "https://vietnamnews.vn/Files/Subject/Images/2012/02/15/trafficking.jpg"
+    assert r["text"].startswith("HA NOI — Senior officials from six countries in the Greater Mekong Sub-region")
+    assert r["text"].endswith("victimised by trafficking each year in GMS countries. — VNS")
+    for chrome in ("2020", "Wednesday", "Update:", "Send Us Your Comments", "See also",
+                   "Police rescue women sold to China", "Most read", "Copyright"):
+        assert chrome not in r["text"]
+    assert_all_nfc(r)
+
+
+# ------------------------------------------------------------------ baochinhphu (English)
+
+def test_baochinhphu_en_chrome_removed_and_url_id_date():
+    r = extract_article(page("baochinhphu_en.html"), VGP_EN_URL, options=OPTS)
+    assert r["title"] == "Viet Nam's strong commitment to fighting human trafficking in cyberspace"
+    assert r["author"] == "Thuy Dung"                       # from the trailing byline line
+    assert r["published"] == "2025-07-28T16:05:12"          # 111 + 250728160512 + 345
+    assert r["date_source"] == "url-id"
+    assert r["language"] == "en"
+    assert r["canonical_url"] == VGP_EN_URL
+    assert r["text"].startswith("Nearly 250 delegates from agencies and organizations")
+    assert r["text"].endswith("looking for places with better work and study opportunities./.")
+    for chrome in ("Photo: VGP", "Source:", "Comment (0)", "Related news", "Thuy Dung",
+                   "Monday, July 28, 2025", "souvenir photos"):
+        assert chrome not in r["text"]
+
+
+# ------------------------------------------------------------------ Vietnamese pages
+
+def test_vietnamese_nfd_page_is_nfc_with_weekday_date():
+    raw = (PAGES / "vi_nfd.html").read_text(encoding="utf-8")
+    assert not unicodedata.is_normalized("NFC", raw)        # the fixture really is decomposed
+    r = extract_article(raw, VGP_VI_URL, options=OPTS)      # even without decode_html
+    assert_all_nfc(r)
+    assert r["title"] == VI_TITLE
+    assert r["text"].startswith(VI_FIRST)
+    assert r["text"].endswith(VI_LAST)
+    assert r["author"] == "Minh Anh"
+    # "Thứ Hai, 28/07/2025 14:44" under the headline, not the header's bare "Thứ Hai, 28/07/2025"
+    assert r["published"] == "2025-07-28T14:44:00"
+    assert r["date_source"] == "text-weekday"
+    assert r["language"] == "vi"                             # no lang attribute: diacritic heuristic
+    assert r["sitename"] == "Báo Điện tử Chính phủ"
+    for chrome in ("Ảnh:", "Bình luận", "Tin liên quan", "Cảnh báo thủ đoạn"):
+        assert chrome not in r["text"]
+
+
+@pytest.mark.parametrize("declared", [None, "windows-1258", "cp1258"])
+def test_windows_1258_decoding(declared):
+    body = (PAGES / "vi_windows1258.html").read_bytes()
+    html = decode_html(body, declared)
+    assert unicodedata.is_normalized("NFC", html)
+    assert VI_TITLE in html
+    r = extract_article(html, "https://old.example.vn/news/123.html", options=OPTS)
+    assert r["title"] == VI_TITLE
+    assert r["text"].startswith(VI_FIRST)
+    assert r["published"] == "2008-03-05T08:15:00"          # "Cập nhật: 05/03/2008 08:15"
+    assert r["date_source"] == "text-updated"
+    assert_all_nfc(r)
+
+
+def test_wrong_declared_encoding_prefers_valid_utf8():
+    body = (PAGES / "vi_wrong_declared.html").read_bytes()
+    assert "Triá»" in body.decode("latin-1")                # what trusting the header would give
+    html = decode_html(body, "iso-8859-1")
+    assert html == unicodedata.normalize("NFC", body.decode("utf-8"))
+    r = extract_article(html, VGP_VI_URL, options=OPTS)
+    assert r["title"] == VI_TITLE
+
+
+def test_decode_html_basics():
+    assert decode_html(b"", None) == ""
+    assert decode_html(b"<p>plain</p>", "utf-8") == "<p>plain</p>"
+    assert decode_html("\ufeff<p>Việt</p>".encode("utf-8"), "windows-1252") == "<p>Việt</p>"
+    # NFD UTF-8 bytes → NFC text
+    nfd = unicodedata.normalize("NFD", "<p>Hà Nội</p>").encode("utf-8")
+    assert decode_html(nfd, "utf-8") == "<p>Hà Nội</p>"
+    # declared UTF-8 but the bytes are windows-1252 → no crash, no replacement characters
+    assert decode_html("<p>café crème</p>".encode("cp1252"), "utf-8") == "<p>café crème</p>"
+    # meta charset is honoured when there is no HTTP header
+    latin = '<meta charset="iso-8859-1"><p>São Tomé</p>'.encode("latin-1")
+    assert decode_html(latin, None).endswith("<p>São Tomé</p>")
+    # unknown declared label falls back gracefully
+    assert decode_html("<p>Đà Nẵng</p>".encode("utf-8"), "x-no-such-charset") == "<p>Đà Nẵng</p>"
+
+
+# ------------------------------------------------------------------ JSON-LD, header-only dates
+
+def test_jsonld_date_and_metadata():
+    r = extract_article(page("jsonld.html"), "https://news.example.org/2024/11/03/police-rescue-12-workers?utm=x",
+                        options=OPTS)
+    assert r["published"] == "2024-11-03T08:30:00"          # not the header or "Last updated" date
+    assert r["date_source"] == "json-ld"
+    assert r["author"] == "Jane Nguyen"
+    assert r["language"] == "en"                             # from lang="en-GB"
+    assert r["canonical_url"] == "https://news.example.org/2024/11/03/police-rescue-12-workers"
+    assert r["tags"] == ["human trafficking", "scam compounds", "Cambodia"]
+    assert r["title"] == "Police rescue 12 workers from scam compound"
+    assert "Last updated" not in r["text"] and "Tuesday" not in r["text"]
+
+
+def test_page_header_today_date_is_rejected():
+    html = page("header_today_only.html")
+    from htmldate import find_date
+    assert find_date(html, extensive_search=True, original_date=True) == "2020-02-26"  # the trap
+    r = extract_article(html, "https://vietnamnews.vn/society/221400/border-guards-tighten-checks.html",
+                        options=OPTS)
+    assert r["published"] is None and r["date_source"] is None
+    assert "2020" not in r["text"]
+
+
+def test_future_dates_are_ignored():
+    html = page("jsonld.html").replace("2024-11-03T08:30:00+07:00", "2031-01-01T00:00:00+07:00")
+    r = extract_article(html, "https://news.example.org/2024/11/03/police-rescue-12-workers", options=OPTS)
+    # the JSON-LD date is in the future → the "Last updated" text line is the next witness
+    assert r["published"] == "2024-11-05"
+    assert r["date_source"] == "text-updated"
+
+
+def _article(date_html: str, head: str = "") -> str:
+    body = " ".join(["Authorities in the province said the victims had been lured abroad with offers of jobs."] * 5)
+    return (f"<html><head>{head}<title>Victims rescued</title></head><body><div class='top'>Thứ Sáu, 01/08/2025</div>"
+            f"<h1>Victims rescued</h1><div class='meta'>{date_html}</div><article><p>{body}</p>"
+            f"<p>{body}</p></article></body></html>")
+
+
+@pytest.mark.parametrize("date_html,expected,source", [
+    ("Cập nhật: 28/07/2025 14:44", "2025-07-28T14:44:00", "text-updated"),
+    ("Thứ hai, 28/7/2025, 14:44 (GMT+7)", "2025-07-28T14:44:00", "text-weekday"),
+    ("Chủ nhật, 27/07/2025 - 09:05", "2025-07-27T09:05:00", "text-weekday"),
+    ("Published: July 28, 2025 2:44 PM", "2025-07-28T14:44:00", "text-published"),
+    ("Updated: 28/07/2025 14:44", "2025-07-28T14:44:00", "text-updated"),
+    ("Update: July, 28/2025 - 14:44", "2025-07-28T14:44:00", "vns-update"),
+    ("Ngày đăng: 14:44 28/07/2025", "2025-07-28T14:44:00", "text-published"),
+])
+def test_text_date_patterns(date_html, expected, source):
+    r = extract_article(_article(date_html), "https://example.vn/a.html", options=OPTS)
+    assert (r["published"], r["date_source"]) == (expected, source)
+    assert date_html.split(":")[0] not in r["text"]
+
+
+def test_header_clock_above_headline_loses_to_dateline_below():
+    html = _article("Thứ hai, 28/07/2025 14:44").replace("Thứ Sáu, 01/08/2025", "Thứ Sáu, 01/08/2025 09:12")
+    r = extract_article(html, "https://example.vn/a.html", options=OPTS)
+    assert (r["published"], r["date_source"]) == ("2025-07-28T14:44:00", "text-weekday")
+
+
+@pytest.mark.parametrize("meta,expected", [
+    ('<meta property="article:published_time" content="2025-07-28T14:44:05+07:00">', "2025-07-28T14:44:05"),
+    ('<meta itemprop="datePublished" content="2025-07-28">', "2025-07-28"),
+    ('<meta name="pubdate" content="2025-07-28T07:44:05Z">', "2025-07-28T07:44:05"),
+])
+def test_meta_dates_win_over_text(meta, expected):
+    r = extract_article(_article("Cập nhật: 30/07/2025 10:00", head=meta), "https://example.vn/a.html",
+                        options=OPTS)
+    assert (r["published"], r["date_source"]) == (expected, "meta")
+
+
+@pytest.mark.parametrize("url,expected", [
+    (VGP_VI_URL, ("2025-07-28T14:44:05", "url-id")),
+    ("https://en.baochinhphu.vn/some-slug-111250327100445608.htm", ("2025-03-27T10:04:45", "url-id")),
+    ("https://tuoitre.vn/some-slug-20250728101530123.htm", ("2025-07-28T10:15:30", "url-id")),
+    ("https://example.com/2019/11/18/some-story/", ("2019-11-18", "url-path")),
+    ("https://example.com/news/some-slug-102259999999999999.htm", None),   # not a date
+    ("https://example.com/news/some-slug-102351231235959000.htm", None),   # 2035: in the future
+    ("https://vietnamnews.vn/society/1801167/some-slug.html", None),
+])
+def test_url_dates(url, expected):
+    hit = url_date(url, NOW)
+    assert (None if hit is None else (hit.value, hit.source)) == expected
+
+
+def test_parse_date_string():
+    assert parse_date_string("2025-07-28T14:44:05.123+07:00") == (datetime(2025, 7, 28, 14, 44, 5), True)
+    assert parse_date_string("2025/07/28") == (datetime(2025, 7, 28), False)
+    assert parse_date_string("Mon, 28 Jul 2025 14:44:05 +0700") == (datetime(2025, 7, 28, 14, 44, 5), True)
+    assert parse_date_string("28/07/2025 14:44") == (datetime(2025, 7, 28, 14, 44), True)
+    assert parse_date_string("not a date") is None
+    assert parse_date_string("2025-13-45") is None
+
+
+# ------------------------------------------------------------------ cleanup, language, errors
+
+def test_clean_text_generic_chrome():
+    text = "\n".join([
+        "Wednesday, February 26 2020",
+        "Update: February, 15/2012 - 09:20",
+        "Cập nhật: 28/07/2025 14:44",
+        "Delegates attend the meeting in Ha Noi - Photo: VNA",
+        "Ảnh: VGP/Nhật Bắc",
+        "The ministry said 120 victims were identified in the first half of the year, up from 90.",
+        "Officials pledged to strengthen cooperation with neighbouring countries on repatriation.",
+        "Police also warned about fake job offers on social media. (Photo: VNS)",
+        "Lực lượng chức năng giải cứu nạn nhân. Ảnh: CACC",
+        "Một nạn nhân được đưa về địa phương (Ảnh minh họa)",
+        "Thứ Hai, 28/07/2025",
+        "Victims will receive legal aid and vocational training, the ministry added.",
+        "Nguyễn Hà",
+        "Nguồn: https://baochinhphu.vn/abc-102250728144405775.htm",
+        "Bình luận (0)",
+    ])
+    cleaned, author = clean_text(text)
+    assert author == "Nguyễn Hà"
+    assert cleaned.split("\n") == [
+        "The ministry said 120 victims were identified in the first half of the year, up from 90.",
+        "Officials pledged to strengthen cooperation with neighbouring countries on repatriation.",
+        "Victims will receive legal aid and vocational training, the ministry added.",
+    ]
+    # sentences and a sign-off stay
+    kept, author = clean_text("First paragraph of the story.\nSecond paragraph of the story.\n"
+                              "Third paragraph quoting the Photo: desk.\nLast line. — VNS")
+    assert kept.endswith("Last line. — VNS") and author is None
+
+
+def test_language_fallbacks():
+    khmer = "<p>" + "ប្រជាជនកម្ពុជាបានចូលរួមក្នុងកិច្ចប្រជុំស្តីពីការជួញដូរមនុស្ស " * 20 + "</p>"
+    html = f"<html><body><h1>ក្រុមប្រឹក្សា</h1>{khmer}</body></html>"
+    assert extract_article(html, "https://km.example/", options=ExtractOptions(language_hint="km"))["language"] == "km"
+    assert extract_article(html, "https://km.example/")["language"] is None
+    # a template declaring lang="en" on a Vietnamese page
+    vi = page("vi_nfd.html").replace("<html>", '<html lang="en">')
+    assert extract_article(vi, VGP_VI_URL, options=OPTS)["language"] == "vi"
+
+
+def test_empty_and_short_pages_raise():
+    with pytest.raises(ExtractionError) as exc:
+        extract_article(page("empty_shell.html"), "https://baochinhphu.vn/", options=OPTS)
+    assert exc.value.reason in ("empty",) or exc.value.reason.startswith("too short: ")
+    with pytest.raises(ExtractionError) as exc:
+        extract_article("", "https://baochinhphu.vn/")
+    assert exc.value.reason == "empty"
+    with pytest.raises(ExtractionError) as exc:
+        extract_article(page("jsonld.html"), "https://news.example.org/", options=ExtractOptions(min_chars=5000))
+    assert exc.value.reason.startswith("too short: ")
+    # the error survives a process-pool round trip
+    err = pickle.loads(pickle.dumps(exc.value))
+    assert isinstance(err, ExtractionError) and err.reason == exc.value.reason
+
+
+def test_pure_and_picklable():
+    html = page("vns_update.html")
+    assert extract_article(html, VNS_URL, options=OPTS) == extract_article(html, VNS_URL, options=OPTS)
+    assert pickle.loads(pickle.dumps(OPTS)) == OPTS
+
+
+def test_runs_in_a_spawned_process_pool():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    html = page("baochinhphu_en.html")
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        remote = pool.submit(extract_article, html, VGP_EN_URL, options=OPTS).result(timeout=120)
+        with pytest.raises(ExtractionError):
+            pool.submit(extract_article, "<html><body><p>x</p></body></html>", VGP_EN_URL).result(timeout=120)
+    assert remote == extract_article(html, VGP_EN_URL, options=OPTS)
+
+
+def test_import_is_cheap():
+    code = "import sys, pipeline.extract; print('trafilatura' in sys.modules, 'htmldate' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
