@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import paths, store
+from .crawl import CrawlError
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,13 @@ def common_options(command):
     def wrapper(db, sources, profile, digests, **kwargs):
         config = Config(db=paths.db_path(db), sources=paths.sources_path(sources),
                         profile=paths.profile_path(profile), digests=paths.digests_dir(digests))
-        return command(config, **kwargs)
+        try:
+            return command(config, **kwargs)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            # a path that cannot be written, a locked or corrupt database: one line, no traceback
+            fail(f"{exc.__class__.__name__}: {exc}")
+        except CrawlError as exc:
+            fail(str(exc))
     return wrapper
 
 

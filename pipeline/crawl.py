@@ -14,6 +14,10 @@ from pathlib import Path
 from . import store
 
 
+class CrawlError(RuntimeError):
+    """The crawl could not run at all (as opposed to sources failing, which is recorded)."""
+
+
 @dataclass
 class CrawlOptions:
     db: Path
@@ -53,11 +57,18 @@ def run_crawl(options: CrawlOptions) -> int:
 
     process = CrawlerProcess(scrapy_settings(options))
     crawler = process.create_crawler(NewsSpider)
-    process.crawl(crawler, source=",".join(options.source_names), sources_file=str(options.sources_file),
-                  since=options.since or "")
+    failures = []
+    started = process.crawl(crawler, source=",".join(options.source_names),
+                            sources_file=str(options.sources_file), since=options.since or "")
+    started.addErrback(failures.append)
     process.start()
     logging.getLogger("scrapy").handlers.clear()
-    return crawler.spider.run_id
+    spider = getattr(crawler, "spider", None)
+    if failures or spider is None or not hasattr(spider, "run_id"):
+        reason = failures[0].getErrorMessage() if failures else "the spider did not start"
+        where = f"; see {options.log_file}" if options.log_file else ""
+        raise CrawlError(f"the crawl failed: {reason}{where}")
+    return spider.run_id
 
 
 def run_crawl_subprocess(options: CrawlOptions, extra_env: dict | None = None) -> int:
@@ -74,7 +85,10 @@ def run_crawl_subprocess(options: CrawlOptions, extra_env: dict | None = None) -
     if options.lookback_days is not None:
         args += ["--lookback-days", str(options.lookback_days)]
     env = dict(os.environ, **(extra_env or {}))
-    subprocess.run(args, check=True, env=env)
+    done = subprocess.run(args, env=env, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise CrawlError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else
+                         f"the crawl exited with status {done.returncode}")
     db = store.open_db(options.db)
     return store.latest_run_id(db)
 

@@ -33,6 +33,7 @@ class Source:
     max_pages: int = 3
     enabled: bool = True
     lookback_days: int | None = None
+    dated_urls: bool = False
     compiled_pattern: re.Pattern = field(default=None, compare=False, repr=False)
 
     def is_article_url(self, url: str) -> bool:
@@ -55,6 +56,7 @@ _SCHEMA = {
     "max_pages": (int, False),
     "enabled": (bool, False),
     "lookback_days": (int, False),
+    "dated_urls": (bool, False),
 }
 
 
@@ -104,6 +106,7 @@ def _source_from_entry(index: int, entry: dict) -> Source:
         max_pages=entry.get("max_pages", 3),
         enabled=entry.get("enabled", True),
         lookback_days=entry.get("lookback_days"),
+        dated_urls=entry.get("dated_urls", False),
         compiled_pattern=pattern,
     )
 

@@ -10,15 +10,14 @@ import pytest
 import sqlite_utils
 from conftest import tipwatch
 
-from pipeline.samplesites import SITES_DIR, SampleSites, write_sources
+from pipeline.samplesites import SITES_DIR, SampleSites, manifest, write_sources
 from pipeline.urls import url_key
 
-MANIFEST = json.loads((SITES_DIR / "manifest.json").read_text(encoding="utf-8"))
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10"]
 
 
 def manifest_articles():
-    return MANIFEST["articles"] if isinstance(MANIFEST, dict) else MANIFEST
+    return manifest()
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,7 @@ def test_defaults():
      "source 'vns' (entry 1): key 'article_pattern': invalid regex"),
     (lambda t: t + 'colour = "red"\n', "source 'vns' (entry 1): key 'colour': unknown key"),
     (lambda t: t + "max_pages = true\n", "source 'vns' (entry 1): key 'max_pages': must be int"),
+    (lambda t: t + 'dated_urls = "yes"\n', "source 'vns' (entry 1): key 'dated_urls': must be bool"),
     (lambda t: t.replace('"https://vietnamnews.vn/rss/society.rss"', '"ftp://x"'),
      "source 'vns' (entry 1): key 'feeds': must be a list of http(s) URLs"),
     (lambda t: t + t.replace("[[source]]", "[[source]]"), "source 'vns' (entry 2): key 'name': duplicate"),
@@ -69,3 +70,15 @@ def test_select_sources():
     assert [s.name for s in select_sources(sources, ["other"])] == ["other"]
     with pytest.raises(SourcesError, match="unknown source"):
         select_sources(sources, ["nope"])
+
+
+def test_dated_urls_date_links_only_when_the_source_says_so():
+    from crawler.spiders.news import NewsSpider
+
+    (plain,) = parse_sources(GOOD)
+    (dated,) = parse_sources(GOOD + "dated_urls = true\n")
+    url = "https://baochinhphu.vn/tiep-nhan-nan-nhan-102190520093015123.htm"
+    assert NewsSpider.url_published(plain, url) is None
+    assert NewsSpider.url_published(dated, url).isoformat() == "2019-05-20T09:30:15+00:00"
+    assert NewsSpider.url_published(dated, "https://vietnamnews.vn/society/2026/11/23/story.html").date().isoformat() == "2026-11-23"
+    assert NewsSpider.url_published(dated, "https://vietnamnews.vn/society/1801167/story.html") is None

@@ -24,3 +24,16 @@ def test_unreachable_sources_get_one_clear_line_each(tmp_path):
                          f"beta: unreachable (connection: connection refused by 127.0.0.1); 2 requests, no response"]
     assert lines[2].startswith("digest: ") and lines[2].endswith("(0 flagged articles)")
     assert "Traceback" not in result.stderr
+
+
+def test_a_crawl_that_cannot_run_says_why_in_one_line(tmp_path):
+    (tmp_path / "sources.toml").write_text(
+        f'[[source]]\nname = "alpha"\ntitle = "a"\nlanguage = "en"\n'
+        f'feeds = ["http://127.0.0.1:{closed_port()}/rss"]\narticle_pattern = "x"\n')
+    (tmp_path / "junk.db").write_bytes(b"this is not a database " * 10)
+    for command in ("crawl", "run"):
+        result = tipwatch(command, "--db", tmp_path / "junk.db", "--sources", tmp_path / "sources.toml",
+                          "--log-file", tmp_path / "crawl.log", check=False)
+        assert result.returncode == 1
+        assert result.stderr == f"Error: the crawl failed: file is not a database; see {tmp_path / 'crawl.log'}\n"
+    assert (tmp_path / "junk.db").read_bytes() == b"this is not a database " * 10

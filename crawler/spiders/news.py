@@ -19,6 +19,7 @@ from scrapy.http import TextResponse
 from crawler.discovery import DiscoveryError, Link, listing_links, next_page_url, parse_feed, parse_sitemap
 from crawler.runstats import SourceStats, describe_failure
 from pipeline import store
+from pipeline.dates import url_date
 from pipeline.paths import db_path, sources_path
 from pipeline.sources import Source, load_sources, select_sources
 from pipeline.urls import normalize, url_key
@@ -105,6 +106,15 @@ class NewsSpider(scrapy.Spider):
         since = self.since_by_source[source]
         return since is not None and published is not None and published < since
 
+    @staticmethod
+    def url_published(source: Source, url: str) -> datetime | None:
+        """The date a source's article URL carries (an id embedding the time, a /2026/11/23/
+        path), when the source says its URLs carry one; lets old links go unfetched."""
+        if not source.dated_urls:
+            return None
+        hit = url_date(url, datetime.now())
+        return parse_since(hit.value) if hit else None
+
     def article_requests(self, source: str, links, stats: SourceStats):
         """Requests for the links worth fetching: article URLs of this source that are
         neither known, queued nor older than the window."""
@@ -121,7 +131,7 @@ class NewsSpider(scrapy.Spider):
             if key in self.queued:
                 stats.bump("duplicates")
                 continue
-            if self.is_old(source, link.published):
+            if self.is_old(source, link.published or self.url_published(src, url)):
                 stats.bump("skipped_old")
                 continue
             self.queued.add(key)

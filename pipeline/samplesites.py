@@ -1,0 +1,272 @@
+"""The bundled sample sites (tests/sites/), served on 127.0.0.1 for the tests and the demo.
+
+Each site gets its own HTTP server on a free loopback port, so every site has its own
+origin (robots.txt, redirects and same-site checks behave as on the real web). The
+layout of tests/sites/ is described in tests/sites/README.md.
+
+    with SampleSites() as sites:
+        write_sources(sites, "sources.toml")   # source entries pointing at the servers
+        ...                                    # crawl them
+        sites.request_log                      # {path: times requested}
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+import tomllib
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .paths import REPO_ROOT
+
+SITES_DIR = REPO_ROOT / "tests" / "sites"
+SOURCES_TEMPLATE = "sources.toml"
+_PLACEHOLDER = re.compile(r"\{\{BASE:([A-Za-z0-9_-]+)\}\}")
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8", ".atom": "application/atom+xml; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8", ".txt": "text/plain; charset=utf-8",
+    ".gz": "application/x-gzip", ".json": "application/json",
+}
+# cacheable index documents: they answer If-None-Match like a real CDN does
+_INDEX_SUFFIXES = {".rss", ".atom", ".xml", ".gz"}
+_NEVER_SERVED = {"routes.toml", "articles.json"}
+_HUGE_CHUNK = b"<p>" + b"filler text of a runaway page " * 32 + b"</p>\n"
+
+
+class SiteError(Exception):
+    """A sample site's own files are wrong (bad routes.toml, unknown site name)."""
+
+
+class Site:
+    """One sample site: its directory, routes and the base URL it is served at."""
+
+    def __init__(self, name: str, directory: Path):
+        self.name = name
+        self.directory = directory.resolve()
+        self.routes = self._load_routes()
+        self.base_url = ""
+
+    def _load_routes(self) -> dict:
+        path = self.directory / "routes.toml"
+        if not path.exists():
+            return {}
+        try:
+            routes = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SiteError(f"{path}: {exc}") from exc
+        allowed = {"status", "redirect", "content_type", "delay", "huge_mb"}
+        for route, options in routes.items():
+            unknown = set(options) - allowed
+            if not route.startswith("/") or unknown:
+                raise SiteError(f"{path}: route {route!r}: must start with / and use only {sorted(allowed)}")
+        return routes
+
+    def file_for(self, path: str, query: str) -> Path | None:
+        """The file serving *path*?*query*, or None (see tests/sites/README.md)."""
+        relative = unquote(path).lstrip("/")
+        candidate = (self.directory / relative).resolve()
+        if not candidate.is_relative_to(self.directory):
+            return None
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        inside = candidate.relative_to(self.directory).parts
+        if not inside or inside[0] == "expected" or candidate.name in _NEVER_SERVED:
+            return None
+        if query:
+            with_query = candidate.with_name(f"{candidate.stem}@{query}{candidate.suffix}")
+            if with_query.is_file():
+                return with_query
+        return candidate if candidate.is_file() else None
+
+    def body_of(self, file: Path) -> bytes:
+        body = file.read_bytes()
+        if file.suffix == ".gz":
+            return body
+        return body.replace(b"{{BASE}}", self.base_url.encode("ascii"))
+
+
+class SampleSites:
+    """Serves the sample sites named in the sources template (default: all of them)."""
+
+    def __init__(self, root: Path = SITES_DIR, names: list[str] | None = None,
+                 template: str = SOURCES_TEMPLATE):
+        self.root = Path(root)
+        self.template = template
+        names = names or template_site_names(self.root / template)
+        missing = [n for n in names if not (self.root / n).is_dir()]
+        if missing:
+            raise SiteError(f"no sample site directory for {missing} in {self.root}")
+        self.sites = {name: Site(name, self.root / name) for name in names}
+        self.request_log: Counter = Counter()         # path → requests, all sites together
+        self.requests_by_site = {name: Counter() for name in names}
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._servers: list[ThreadingHTTPServer] = []
+
+    def __enter__(self) -> "SampleSites":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        for site in self.sites.values():
+            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self, site))
+            server.daemon_threads = True
+            site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+            threading.Thread(target=server.serve_forever, name=f"site-{site.name}", daemon=True).start()
+            self._servers.append(server)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+
+    def base_url(self, name: str) -> str:
+        return self.sites[name].base_url
+
+    def record(self, site: Site, path: str) -> None:
+        with self._lock:
+            self.request_log[path] += 1
+            self.requests_by_site[site.name][path] += 1
+
+
+def _handler_for(sample: SampleSites, site: Site):
+    class Handler(SiteRequestHandler):
+        pass
+
+    Handler.sample, Handler.site = sample, site
+    return Handler
+
+
+class SiteRequestHandler(BaseHTTPRequestHandler):
+    sample: SampleSites
+    site: Site
+    protocol_version = "HTTP/1.1"
+    server_version = "SampleSite/1.0"
+
+    def log_message(self, format, *args):  # the tests read request_log, not stderr
+        pass
+
+    def do_HEAD(self):
+        self.answer(send_body=False)
+
+    def do_GET(self):
+        self.answer(send_body=True)
+
+    def answer(self, send_body: bool) -> None:
+        parts = urlsplit(self.path)
+        self.sample.record(self.site, parts.path)
+        route = self.site.routes.get(parts.path, {})
+        if route.get("delay") and self.sample.stopping.wait(float(route["delay"])):
+            return
+        if "redirect" in route:
+            return self.send_plain(301, "Moved", send_body, Location=self.site.base_url + route["redirect"])
+        if "status" in route:
+            return self.send_plain(int(route["status"]), "Internal error, try again later", send_body)
+        if "huge_mb" in route:
+            return self.send_huge(int(route["huge_mb"]), send_body)
+        file = self.site.file_for(parts.path, parts.query)
+        if file is None:
+            return self.send_plain(404, "Page not found", send_body)
+        self.send_file(file, route.get("content_type"), send_body)
+
+    def send_file(self, file: Path, content_type: str | None, send_body: bool) -> None:
+        body = self.site.body_of(file)
+        headers = {"Content-Type": content_type or _CONTENT_TYPES.get(file.suffix, "application/octet-stream")}
+        if file.suffix in _INDEX_SUFFIXES:
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            headers["ETag"] = etag
+            if self.headers.get("If-None-Match") == etag:
+                return self.send_bytes(304, b"", False, **headers)
+        self.send_bytes(200, body, send_body, **headers)
+
+    def send_plain(self, status: int, message: str, send_body: bool, **headers) -> None:
+        body = f"<html><head><title>{status}</title></head><body><h1>{status}</h1><p>{message}</p></body></html>"
+        self.send_bytes(status, body.encode(), send_body, **{"Content-Type": "text/html; charset=utf-8", **headers})
+
+    def send_bytes(self, status: int, body: bytes, send_body: bool, **headers) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body and body:
+            self.wfile.write(body)
+
+    def send_huge(self, megabytes: int, send_body: bool) -> None:
+        """A runaway page, streamed: the crawler must give up on it, not buffer it all."""
+        size = megabytes * 1024 * 1024
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        if not send_body:
+            return
+        sent = 0
+        try:
+            while sent < size and not self.sample.stopping.is_set():
+                chunk = _HUGE_CHUNK[: size - sent]
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the crawler hung up, as it should
+
+
+def template_site_names(template: Path) -> list[str]:
+    """Site names in a sources template, in order of first mention."""
+    names = _PLACEHOLDER.findall(template.read_text(encoding="utf-8"))
+    return list(dict.fromkeys(names))
+
+
+def write_sources(sample: SampleSites, path, template: str | None = None) -> Path:
+    """Writes the sources template with every {{BASE:site}} pointing at its server."""
+    text = (sample.root / (template or sample.template)).read_text(encoding="utf-8")
+
+    def base(match: re.Match) -> str:
+        if match[1] not in sample.sites:
+            raise SiteError(f"{template or sample.template} names site {match[1]!r}, which is not served")
+        return sample.base_url(match[1])
+
+    path = Path(path)
+    path.write_text(_PLACEHOLDER.sub(base, text), encoding="utf-8")
+    return path
+
+
+def manifest(root: Path = SITES_DIR) -> list[dict]:
+    """Every sample site's article list (articles.json), sites in name order."""
+    articles = []
+    for path in sorted(Path(root).glob("*/articles.json")):
+        articles += json.loads(path.read_text(encoding="utf-8"))
+    return articles
+
+
+def main() -> None:
+    import sys
+    import tempfile
+
+    with SampleSites() as sites:
+        for name in sites.sites:
+            print(f"{name:<8} {sites.base_url(name)}")
+        sources = write_sources(sites, Path(tempfile.mkdtemp(prefix="tipwatch-sites-")) / "sources.toml")
+        print(f"sources: {sources}")
+        print("crawl them:  tipwatch crawl --sources", sources, "--db /tmp/sample.db --since 2020-01-01")
+        print("Ctrl-C stops.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
