@@ -280,6 +280,30 @@ def _language(tree, text: str, hint: str | None) -> str | None:
 
 # ----------------------------------------------------------------------------- main entry
 
+def _squash(value: str) -> str:
+    return " ".join(value.split()).casefold()
+
+
+def _lead(tree, description: str | None, text: str) -> str | None:
+    """The standfirst (sapo) that trafilatura leaves out when it sits outside the body
+    block, as on baochinhphu.vn: the smallest visible block holding the page's own
+    description. It is the article's summary, so it belongs at the head of the text."""
+    if not description or len(description) < 60:
+        return None
+    key = _squash(description)
+    if key[:80] in _squash(text):
+        return None
+    best = None
+    for element in tree.iter("p", "div", "h2", "strong", "b", "span", "section"):
+        if any(a.tag in ("script", "noscript", "template", "head") for a in element.iterancestors()):
+            continue
+        own = " ".join(element.text_content().split())
+        if len(own) <= 1.5 * len(description) + 40 and key in own.casefold():
+            if best is None or len(own) < len(best):
+                best = own
+    return _nfc(best)
+
+
 def extract_article(html: str, url: str, *, options: ExtractOptions | None = None) -> dict:
     """Extract article fields from decoded *html* fetched at *url*. See module docstring."""
     import trafilatura
@@ -319,6 +343,9 @@ def extract_article(html: str, url: str, *, options: ExtractOptions | None = Non
     else:
         text, byline = raw_text.strip(), None
     text = _nfc(text) or ""
+    lead = _lead(tree, attr("description"), text) if opts.clean_chrome else None
+    if lead:
+        text = lead + "\n" + text
     if not text:
         raise ExtractionError("empty")
     if len(text) < opts.min_chars:

@@ -319,3 +319,28 @@ def test_import_is_cheap():
     code = "import sys, pipeline.extract; print('trafilatura' in sys.modules, 'htmldate' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+LEAD = "Provincial police rescued eleven women who had been sold across the border, officials said on Friday at a briefing."
+BODY = "".join(f"<p>Paragraph {i} of the report tells what the officers found and what happens next to the victims.</p>"
+               for i in range(6))
+
+
+def lead_page(description: str, sapo: str) -> str:
+    return (f'<html><head><meta charset="utf-8"><title>Police rescue eleven women</title>'
+            f'<meta name="description" content="{description}"></head><body><div class="menu"><a href="/">Home</a></div>'
+            f'<h1>Police rescue eleven women</h1><div class="sapo"><strong>{sapo}</strong></div>'
+            f'<div class="related"><a href="/x">Other news</a></div><div class="detail-content">{BODY}</div></body></html>')
+
+
+def test_standfirst_outside_the_body_block_leads_the_text():
+    r = extract_article(lead_page(LEAD, "VGP - " + LEAD), "https://example.org/a-111261120090542318.htm", options=OPTS)
+    assert r["text"].startswith("VGP - " + LEAD + "\nParagraph 0")
+    assert r["text"].count("Provincial police rescued") == 1
+
+
+def test_description_that_is_no_block_of_the_page_adds_nothing():
+    r = extract_article(lead_page(LEAD, "A different summary written for the listing page only."),
+                        "https://example.org/a-111261120090542318.htm", options=OPTS)
+    assert r["text"].startswith("Paragraph 0") or r["text"].startswith("A different summary")
+    assert "Provincial police rescued" not in r["text"]
