@@ -69,6 +69,7 @@ class ArticlePipeline:
             raise DropItem(f"{item['url']}: {result['detail']}")
         article = dict(result["article"], source=source, fetched_at=item["fetched_at"])
         article["url"], aliases = self._identity(item, article)
+        aliases += tuple(spider.pending_aliases.pop(url_key(item["url"]), ()))
         if url_key(article["url"]) in spider.known:
             stats.bump("duplicates")  # its canonical page is stored already: keep the alias only
             store.add_aliases(spider.db, article["url"], aliases)

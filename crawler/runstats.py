@@ -69,6 +69,8 @@ def describe_failure(failure) -> tuple[str, str]:
             return kind, detail.format(host=host, exc=exc)
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
+        if text.startswith("duplicate: "):
+            return "duplicate", text
         if "robots.txt" in text:
             return "robots", text
         if "redirect" in text:

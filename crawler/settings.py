@@ -27,6 +27,8 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DNS_TIMEOUT = 10
 
 ITEM_PIPELINES = {"crawler.pipelines.ArticlePipeline": 300}
+# after Scrapy's RedirectMiddleware (600) in request order, so before it in response order
+DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.RedirectAliasMiddleware": 650}
 LOG_LEVEL = os.environ.get("TIPWATCH_LOG_LEVEL", "INFO")
 
 # tipwatch's own settings; the environment moves them, like the CLI's --db/--sources

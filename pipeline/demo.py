@@ -6,6 +6,7 @@ and digest run against them.
 """
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -23,9 +24,27 @@ DEMO_SINCE = "2020-01-01"
 DEMO_SETTINGS = {"AUTOTHROTTLE_START_DELAY": 0.0, "AUTOTHROTTLE_MAX_DELAY": 1.0, "DOWNLOAD_TIMEOUT": 10}
 
 
+def _ports_file(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".ports.json")
+
+
+def _saved_ports(db_path: Path) -> dict[str, int]:
+    try:
+        return {name: int(port) for name, port in json.loads(_ports_file(db_path).read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def run_demo(db_path: Path, digests_dir: Path):
-    """Yields the lines of the demo's report as it goes."""
-    with SampleSites() as sites, tempfile.TemporaryDirectory(prefix="tipwatch-demo-") as tmp:
+    """Yields the lines of the demo's report as it goes.
+
+    The sites' addresses are part of every article's URL, so a re-run serves them on the
+    ports of the first run (kept beside the database): the re-run then finds every
+    article known, as a re-run against real sites would."""
+    with SampleSites(ports=_saved_ports(db_path)) as sites, \
+            tempfile.TemporaryDirectory(prefix="tipwatch-demo-") as tmp:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        _ports_file(db_path).write_text(json.dumps(sites.ports))
         sources_file = write_sources(sites, Path(tmp) / "sources.toml")
         yield f"sample sites: {', '.join(f'{name} {sites.base_url(name)}' for name in sites.sites)}"
         options = CrawlOptions(db=db_path, sources_file=sources_file, since=DEMO_SINCE,

@@ -95,8 +95,9 @@ class SampleSites:
     """Serves the sample sites named in the sources template (default: all of them)."""
 
     def __init__(self, root: Path = SITES_DIR, names: list[str] | None = None,
-                 template: str = SOURCES_TEMPLATE):
+                 template: str = SOURCES_TEMPLATE, ports: dict[str, int] | None = None):
         self.root = Path(root)
+        self.wanted_ports = dict(ports or {})  # site → port to use again if free (0: any)
         self.template = template
         names = names or template_site_names(self.root / template)
         missing = [n for n in names if not (self.root / n).is_dir()]
@@ -118,11 +119,24 @@ class SampleSites:
 
     def start(self) -> None:
         for site in self.sites.values():
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self, site))
+            server = self._server_for(site)
             server.daemon_threads = True
             site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
             threading.Thread(target=server.serve_forever, name=f"site-{site.name}", daemon=True).start()
             self._servers.append(server)
+
+    def _server_for(self, site: Site) -> ThreadingHTTPServer:
+        port = self.wanted_ports.get(site.name, 0)
+        try:
+            return ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self, site))
+        except OSError:
+            if not port:
+                raise
+            return ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self, site))  # taken: any port
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {name: int(site.base_url.rsplit(":", 1)[1]) for name, site in self.sites.items()}
 
     def stop(self) -> None:
         self.stopping.set()

@@ -68,6 +68,7 @@ class NewsSpider(scrapy.Spider):
         self.db = store.open_db(db_path(settings.get("TIPWATCH_DB")))
         self.known: set[str] = store.known_url_keys(self.db)
         self.queued: set[str] = set()
+        self.pending_aliases: dict[str, list[str]] = {}  # key → URLs redirecting to a queued article
         self.stats_by_source = {name: SourceStats() for name in self.sources}
         self.since_by_source = {name: self._window_start(src, settings) for name, src in self.sources.items()}
         self.run_id = settings.getint("TIPWATCH_RUN_ID") or store.start_run(self.db, list(self.sources))
@@ -221,6 +222,9 @@ class NewsSpider(scrapy.Spider):
         request = failure.request
         source = request.meta.get("source")
         kind, detail = describe_failure(failure)
+        if kind == "duplicate":
+            self.stats_by_source[source].bump("duplicates")
+            return
         if kind == "robots":
             self.stats_by_source[source].bump("skipped_offsite")
             return
