@@ -171,11 +171,15 @@ class NewsSpider(scrapy.Spider):
             return
         links = [link for link in listing_links(response.text, response.url)
                  if self.sources[source].is_article_url(normalize(link))]
-        requests = list(self.article_requests(source, [Link(u) for u in links], stats))
-        yield from requests
-        # pages further back hold older articles: stop at the first page with nothing new
+        yield from self.article_requests(source, [Link(u) for u in links], stats)
+        # pages further back hold older articles: stop at the first page with nothing new.
+        # "New" means unknown before this run: a link already queued from a feed is new too
+        # (else the order in which feeds and listings answer would decide the depth).
+        src = self.sources[source]
+        fresh = [u for u in links if url_key(normalize(u)) not in self.known
+                 and not self.is_old(source, self.url_published(src, normalize(u)))]
         page = response.meta.get("page", 1)
-        if requests and page < self.sources[source].max_pages:
+        if fresh and page < src.max_pages:
             next_url = next_page_url(response.text, response.url)
             if next_url and urlsplit(next_url).netloc == urlsplit(response.url).netloc:
                 yield self.index_request(next_url, source, self.parse_listing, page=page + 1)
