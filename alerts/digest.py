@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from alerts.stories import fingerprint, group_stories
 from pipeline import store
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
@@ -25,16 +26,60 @@ def today(tz: str | None = None) -> str:
     return datetime.now(ZoneInfo(tz or os.environ.get("TIPWATCH_TZ") or DEFAULT_TZ)).date().isoformat()
 
 
-def build_digest(db, day: str) -> dict:
-    items = store.digest_candidates(db, day)
+FOLLOW_UP_WINDOW_DAYS = 14
+HEALTH_WINDOW_HOURS = 24
+
+
+def build_digest(db, day: str, *, since: str | None = None) -> dict:
+    """The digest as data: stories of flagged articles, counts, and source-health notes.
+
+    Without `since`: the articles in no earlier digest (the day's own stay in it). With
+    `since`: every flagged article from that date on, for re-reading an older window."""
+    items = store.flagged_since(db, since) if since else store.digest_candidates(db, day)
+    attach_fingerprints(db, items)
+    window_start = (date.fromisoformat(day) - timedelta(days=FOLLOW_UP_WINDOW_DAYS)).isoformat()
+    earlier = [] if since else store.earlier_story_items(db, day, window_start)
+    stories = group_stories(items, earlier)
     per_source = Counter(item["source"] for item in items)
     return {
         "day": day,
+        "since": since,
         "items": items,
+        "stories": stories,
         "total": len(items),
+        "story_count": len(stories),
         "per_source": dict(sorted(per_source.items())),
         "languages": dict(sorted(Counter(i["language"] or "?" for i in items).items())),
+        "source_notes": source_notes(db, since),
     }
+
+
+def attach_fingerprints(db, items: list[dict]) -> None:
+    """Each item gets its story fingerprint, computed once per article and kept."""
+    ids = [item["id"] for item in items]
+    known = store.fingerprints(db, ids)
+    missing = {row["id"]: fingerprint(row["title"] or "", row["text"] or "", row["language"])
+               for row in store.iter_articles(db, [i for i in ids if i not in known])}
+    if missing:
+        store.save_fingerprints(db, missing)
+    for item in items:
+        item["fingerprint"] = known.get(item["id"]) or missing[item["id"]]
+
+
+def source_notes(db, since: str | None = None) -> list[dict]:
+    """Sources that failed (no response at all) or were silent (nothing new) in the period:
+    the last 24 hours, or since `since`."""
+    start = since or (datetime.now(timezone.utc) - timedelta(hours=HEALTH_WINDOW_HOURS)).replace(
+        microsecond=0).isoformat()
+    notes = []
+    for row in store.source_activity(db, start):
+        if not row["responses"]:
+            notes.append({"source": row["source"], "state": "failed",
+                          "detail": f"no response in {row['runs']} run(s); last error {row['last_error'] or 'unknown'}"})
+        elif not row["stored"]:
+            notes.append({"source": row["source"], "state": "silent",
+                          "detail": f"nothing new in {row['runs']} run(s)"})
+    return notes
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
@@ -75,5 +120,14 @@ def write_digest(db, day: str | None, directory: Path) -> tuple[Path, dict]:
         tmp = path.with_suffix(".md.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
-    store.save_digest(db, day, str(path), [item["id"] for item in digest["items"]])
+    store.save_digest(db, day, str(path), story_order(digest), story_info(digest))
     return path, digest
+
+
+def story_order(digest: dict) -> list[int]:
+    return [item["id"] for story in digest["stories"] for item in (story["lead"], *story["related"])]
+
+
+def story_info(digest: dict) -> dict[int, tuple[str, dict | None]]:
+    return {item["id"]: (story["key"], story["follow_up_of"])
+            for story in digest["stories"] for item in (story["lead"], *story["related"])}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import sys
+from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,15 +168,68 @@ def classify(config: Config, all_articles):
 @cli.command()
 @common_options
 @click.option("--day", default=None, help="Digest day (YYYY-MM-DD, default today in TIPWATCH_TZ).")
-def digest(config: Config, day):
-    """Write the day's digest of newly flagged articles to seeds/digests/DAY.md."""
-    from alerts.digest import write_digest
+@click.option("--send", default=None, metavar="CHANNELS",
+              help="Deliver to these channels too, comma-separated: email,slack.")
+@click.option("--dry-run", is_flag=True,
+              help="Render every channel's messages to stdout; send, write and record nothing.")
+@click.option("--since", default=None, metavar="DATE",
+              help="Re-read: print the digest of everything flagged since DATE; sends and records nothing.")
+@click.option("--channels", "channels_file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="TIPWATCH_CHANNELS", default=None,
+              help="Channel settings (default seeds/channels.toml) [env TIPWATCH_CHANNELS].")
+def digest(config: Config, day, send, dry_run, since, channels_file):
+    """Write the day's digest to seeds/digests/DAY.md and deliver it (--send email,slack)."""
+    from alerts import digest as digests
+
+    day = day or digests.today()
+    try:
+        for value, option in ((day, "--day"), (since, "--since")):
+            if value:
+                date.fromisoformat(value)
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
+    if since:
+        if send:
+            fail("--since re-reads an older window; it never sends (drop --send)")
+        click.echo(digests.render_markdown(digests.build_digest(config.open_db(), day, since=since)), nl=False)
+        return
+    names = [n for n in (send or "").split(",") if n.strip()] or None
+    channels = _channels(channels_file, names, dry_run) if (send or dry_run) else {}
+    if dry_run:
+        from alerts.outbox import preview
+
+        data = digests.build_digest(config.open_db(), day)
+        click.echo(digests.render_markdown(data), nl=False)
+        for line in preview(channels, data):
+            click.echo(line)
+        return
+    _write_and_send(config, day, channels)
+
+
+def _channels(path, names, dry_run):
+    from alerts.channels import ChannelConfigError, load_channels
 
     try:
-        path, data = write_digest(config.open_db(), day, config.digests)
-    except ValueError as exc:
-        fail(f"--day: {exc}")
-    click.echo(f"{path}: {data['total']} flagged articles")
+        return load_channels(path, names=names, dry_run=dry_run)
+    except ChannelConfigError as exc:
+        fail(str(exc))
+
+
+def _write_and_send(config: Config, day: str, channels: dict) -> None:
+    from alerts.digest import story_order, write_digest
+    from alerts.outbox import deliver_digest
+
+    db = config.open_db()
+    path, data = write_digest(db, day, config.digests)
+    click.echo(f"digest: {path} ({data['total']} flagged articles in {data['story_count']} stories)")
+    if not channels:
+        return
+    digest_id = store.digest_for_day(db, day)["id"]
+    reports = deliver_digest(db, day, digest_id, story_order(data), channels, data["source_notes"])
+    for report in reports:
+        click.echo(report.line())
+    if any(report.failed for report in reports):
+        sys.exit(1)
 
 
 @cli.command()
@@ -192,7 +246,7 @@ def run(config: Config, source_names, since, lookback_days, log_file, settings):
     for line in source_lines(db, run_id):
         click.echo(line)
     path, data = write_digest(db, None, config.digests)
-    click.echo(f"digest: {path} ({data['total']} flagged articles)")
+    click.echo(f"digest: {path} ({data['total']} flagged articles in {data['story_count']} stories)")
 
 
 @cli.command()

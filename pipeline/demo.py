@@ -66,5 +66,5 @@ def summary_lines(db, run_id: int, seeds: list[dict], digest_path: Path, digest:
     yield f"{'seed':<8} {'-':>6} {len(seeds):>7} {flagged_seeds:>8} {0:>7}"
     yield ""
     yield f"database: {db.conn.execute('PRAGMA database_list').fetchone()[2]} ({store.article_count(db)} articles, {store.flagged_count(db)} flagged)"
-    yield f"digest:   {digest_path} ({digest['total']} flagged articles)"
+    yield f"digest:   {digest_path} ({digest['total']} flagged articles in {digest['story_count']} stories)"
     yield f"browse:   .venv/bin/datasette {db.conn.execute('PRAGMA database_list').fetchone()[2]}"

@@ -13,7 +13,7 @@ import sqlite_utils
 
 from .urls import url_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> str:
@@ -39,7 +39,27 @@ def migrate(db: sqlite_utils.Database) -> None:
         return
     with db.conn:
         _create_tables(db)
+        if version >= 1 and "story_key" not in db["digest_items"].columns_dict:
+            # v1 → v2: digest items remember their story
+            db.execute("ALTER TABLE digest_items ADD COLUMN story_key TEXT")
+            db.execute("ALTER TABLE digest_items ADD COLUMN follow_up_of TEXT")
+        _create_delivery_tables(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _create_delivery_tables(db: sqlite_utils.Database) -> None:
+    db["article_fingerprints"].create({"article_id": int, "fingerprint": str}, pk="article_id",
+                                      foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
+    # the outbox: one row per article and channel; 'delivered' only once the channel accepted it
+    db["deliveries"].create({
+        "article_id": int, "channel": str, "digest_id": int, "state": str, "claimed_by": str,
+        "claimed_at": str, "delivered_at": str, "attempts": int, "last_error": str,
+    }, pk=("article_id", "channel"), foreign_keys=[("article_id", "articles", "id"), ("digest_id", "digests", "id")],
+        if_not_exists=True)
+    db["deliveries"].create_index(["channel", "state"], if_not_exists=True)
+    # notes without articles (an empty day's "nothing new"), sent at most once per day and channel
+    db["channel_notes"].create({"channel": str, "day": str, "kind": str, "sent_at": str},
+                               pk=("channel", "day", "kind"), if_not_exists=True)
 
 
 def _create_tables(db: sqlite_utils.Database) -> None:
@@ -82,7 +102,8 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         "id": int, "day": str, "path": str, "created_at": str, "item_count": int,
     }, pk="id", if_not_exists=True)
     db["digests"].create_index(["day"], unique=True, if_not_exists=True)
-    db["digest_items"].create({"article_id": int, "digest_id": int, "position": int},
+    db["digest_items"].create({"article_id": int, "digest_id": int, "position": int, "story_key": str,
+                               "follow_up_of": str},
                               pk="article_id",
                               foreign_keys=[("article_id", "articles", "id"), ("digest_id", "digests", "id")],
                               if_not_exists=True)
@@ -275,17 +296,184 @@ def digest_candidates(db: sqlite_utils.Database, day: str) -> list[dict]:
     return rows
 
 
-def save_digest(db: sqlite_utils.Database, day: str, path: str, article_ids: list[int]) -> int:
+def save_digest(db: sqlite_utils.Database, day: str, path: str, article_ids: list[int],
+                stories: dict[int, tuple[str, dict | None]] | None = None) -> int:
+    """Record the day's digest; `stories` maps article id → (story key, follow-up of)."""
+    stories = stories or {}
     with db.conn:
-        existing = digest_for_day(db, day)
-        row = {"day": day, "path": path, "item_count": len(article_ids), "created_at": utcnow()}
-        if existing:
-            digest_id = existing["id"]
-            if existing["item_count"] != len(article_ids) or existing["path"] != path:
-                db["digests"].update(digest_id, row)
-        else:
-            digest_id = db["digests"].insert(row).last_pk
+        # an upsert, not read-then-insert: two digests of the same day may run at once
+        db.execute("""INSERT INTO digests (day, path, item_count, created_at) VALUES (?, ?, ?, ?)
+                      ON CONFLICT(day) DO UPDATE SET path = excluded.path, item_count = excluded.item_count
+                      WHERE digests.path != excluded.path OR digests.item_count != excluded.item_count""",
+                   [day, path, len(article_ids), utcnow()])
+        digest_id = digest_for_day(db, day)["id"]
         for position, article_id in enumerate(article_ids):
-            db.execute("INSERT OR REPLACE INTO digest_items (article_id, digest_id, position) VALUES (?, ?, ?)",
-                       [article_id, digest_id, position])
+            key, follow_up = stories.get(article_id, (None, None))
+            db.execute("INSERT OR REPLACE INTO digest_items (article_id, digest_id, position, story_key, follow_up_of)"
+                       " VALUES (?, ?, ?, ?, ?)",
+                       [article_id, digest_id, position, key, json.dumps(follow_up) if follow_up else None])
     return digest_id
+
+
+def flagged_since(db: sqlite_utils.Database, since: str) -> list[dict]:
+    """Flagged articles published (or, undated, fetched) on or after `since`, for re-reading."""
+    sql = """
+        SELECT a.id, a.url, a.source, a.title, a.published, a.language, a.author,
+               c.score, c.matched_terms, c.snippet, c.subtopics, c.countries
+        FROM articles a JOIN classifications c ON c.article_id = a.id
+        WHERE c.flagged = 1 AND coalesce(a.published, a.fetched_at) >= ?
+        ORDER BY coalesce(a.published, '') DESC, a.id DESC
+    """
+    rows = list(db.query(sql, [since]))
+    for row in rows:
+        for key in ("matched_terms", "subtopics", "countries"):
+            row[key] = json.loads(row[key] or "[]")
+    return rows
+
+
+# ---------------------------------------------------------------- stories
+
+def fingerprints(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict]:
+    found = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(f"SELECT article_id, fingerprint FROM article_fingerprints WHERE article_id IN ({marks})",
+                              chunk):
+            found[row[0]] = json.loads(row[1])
+    return found
+
+
+def save_fingerprints(db: sqlite_utils.Database, prints: dict[int, dict]) -> None:
+    with db.conn:
+        for article_id, fingerprint in prints.items():
+            db.execute("INSERT OR REPLACE INTO article_fingerprints (article_id, fingerprint) VALUES (?, ?)",
+                       [article_id, json.dumps(fingerprint, separators=(",", ":"))])
+
+
+def earlier_story_items(db: sqlite_utils.Database, day: str, since_day: str) -> list[dict]:
+    """Articles sent in digests of days in [since_day, day), with their story and fingerprint."""
+    sql = """
+        SELECT a.id, a.title, a.published, d.day AS sent_day, di.story_key, f.fingerprint
+        FROM digest_items di JOIN digests d ON d.id = di.digest_id JOIN articles a ON a.id = di.article_id
+        JOIN article_fingerprints f ON f.article_id = a.id
+        WHERE d.day < ? AND d.day >= ?
+        ORDER BY d.day DESC, di.position
+    """
+    rows = list(db.query(sql, [day, since_day]))
+    for row in rows:
+        row["fingerprint"] = json.loads(row["fingerprint"])
+        row["story_key"] = row["story_key"] or f"s{row['id']}"
+    return rows
+
+
+def _chunks(ids: list[int], size: int = 500):
+    ids = list(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+# ---------------------------------------------------------------- source health for the digest
+
+def source_activity(db: sqlite_utils.Database, since: str) -> list[dict]:
+    """Per source, what the crawl runs started since `since` (ISO UTC) got: runs, responses,
+    articles stored, errors, and the latest error."""
+    sql = """
+        SELECT s.source, count(*) AS runs, sum(s.responses) AS responses, sum(s.articles_stored) AS stored,
+               sum(s.errors) AS errors,
+               (SELECT e.kind || ': ' || e.detail FROM crawl_errors e JOIN crawl_runs r2 ON r2.id = e.run_id
+                WHERE e.source = s.source AND r2.started_at >= ? ORDER BY e.id DESC LIMIT 1) AS last_error
+        FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
+        WHERE r.started_at >= ?
+        GROUP BY s.source ORDER BY s.source
+    """
+    return list(db.query(sql, [since, since]))
+
+
+# ---------------------------------------------------------------- outbox
+
+def enqueue_deliveries(db: sqlite_utils.Database, channel: str, digest_id: int, article_ids: list[int]) -> None:
+    with db.conn:
+        for article_id in article_ids:
+            db.execute("INSERT OR IGNORE INTO deliveries (article_id, channel, digest_id, state, attempts)"
+                       " VALUES (?, ?, ?, 'pending', 0)", [article_id, channel, digest_id])
+
+
+def claim_deliveries(db: sqlite_utils.Database, channel: str, token: str, stale_claims: list[str]) -> list[int]:
+    """Atomically take every pending item of `channel` that no live run holds; returns their ids.
+    `stale_claims` are claim tokens known dead (their process is gone)."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")  # one claimer at a time: two digests cannot take the same items
+    try:
+        marks = ",".join("?" * len(stale_claims)) or "NULL"
+        conn.execute(f"""UPDATE deliveries SET claimed_by = ?, claimed_at = ?
+                         WHERE channel = ? AND state = 'pending'
+                           AND (claimed_by IS NULL OR claimed_by IN ({marks}))""",
+                     [token, utcnow(), channel, *stale_claims])
+        ids = [row[0] for row in conn.execute(
+            "SELECT article_id FROM deliveries WHERE channel = ? AND claimed_by = ? AND state = 'pending'",
+            [channel, token])]
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return ids
+
+
+def claim_tokens(db: sqlite_utils.Database, channel: str) -> list[str]:
+    return [row[0] for row in db.execute(
+        "SELECT DISTINCT claimed_by FROM deliveries WHERE channel = ? AND state = 'pending' AND claimed_by IS NOT NULL",
+        [channel])]
+
+
+def mark_delivered(db: sqlite_utils.Database, channel: str, article_ids: list[int], token: str) -> None:
+    with db.conn:
+        for article_id in article_ids:
+            db.execute("""UPDATE deliveries SET state = 'delivered', delivered_at = ?, claimed_by = NULL,
+                          attempts = attempts + 1, last_error = NULL
+                          WHERE article_id = ? AND channel = ? AND claimed_by = ?""",
+                       [utcnow(), article_id, channel, token])
+
+
+def release_claims(db: sqlite_utils.Database, channel: str, token: str, error: str | None) -> int:
+    """Give back what a run claimed but did not deliver; they stay pending for the next run."""
+    with db.conn:
+        cursor = db.execute("""UPDATE deliveries SET claimed_by = NULL, attempts = attempts + 1,
+                               last_error = coalesce(?, last_error)
+                               WHERE channel = ? AND claimed_by = ? AND state = 'pending'""",
+                            [error, channel, token])
+        return cursor.rowcount
+
+
+def delivery_items(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
+    """The digest rows of these articles with their story, in digest order (oldest digest first)."""
+    rows = []
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        rows += db.query(f"""
+            SELECT a.id, a.url, a.source, a.title, a.published, a.language, a.author,
+                   c.score, c.matched_terms, c.snippet, c.subtopics, c.countries,
+                   di.story_key, di.follow_up_of, di.position, d.day AS digest_day
+            FROM articles a JOIN classifications c ON c.article_id = a.id
+            JOIN digest_items di ON di.article_id = a.id JOIN digests d ON d.id = di.digest_id
+            WHERE a.id IN ({marks})""", chunk)
+    for row in rows:
+        for key in ("matched_terms", "subtopics", "countries"):
+            row[key] = json.loads(row[key] or "[]")
+        row["follow_up_of"] = json.loads(row["follow_up_of"]) if row["follow_up_of"] else None
+    return sorted(rows, key=lambda r: (r["digest_day"], r["position"]))
+
+
+def delivery_counts(db: sqlite_utils.Database, channel: str) -> dict[str, int]:
+    return {row[0]: row[1] for row in db.execute(
+        "SELECT state, count(*) FROM deliveries WHERE channel = ? GROUP BY state", [channel])}
+
+
+def note_sent(db: sqlite_utils.Database, channel: str, day: str, kind: str) -> bool:
+    return db.execute("SELECT 1 FROM channel_notes WHERE channel = ? AND day = ? AND kind = ?",
+                      [channel, day, kind]).fetchone() is not None
+
+
+def record_note(db: sqlite_utils.Database, channel: str, day: str, kind: str) -> None:
+    with db.conn:
+        db.execute("INSERT OR IGNORE INTO channel_notes (channel, day, kind, sent_at) VALUES (?, ?, ?, ?)",
+                   [channel, day, kind, utcnow()])

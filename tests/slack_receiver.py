@@ -95,6 +95,9 @@ class SlackReceiver:
         self.errors: list[str] = []
         self._script: list[tuple[int, dict, str]] = []
         self._lock = threading.Lock()
+        self._holds = 0                      # requests to leave unanswered (see hold_next)
+        self.holding = threading.Event()     # set while a request is being held
+        self._release = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -104,6 +107,10 @@ class SlackReceiver:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if receiver._take_hold():
+                    receiver.holding.set()
+                    receiver._release.wait(60)
+                    return  # never answered: to the sender, the message was not accepted
                 status, headers, text = receiver._answer(self.path, self.headers, body)
                 data = text.encode()
                 self.send_response(status)
@@ -127,6 +134,22 @@ class SlackReceiver:
         text = body or {429: "rate_limited", 500: "internal_error", 404: "no_service"}.get(status, "error")
         with self._lock:
             self._script.extend([(status, headers, text)] * times)
+
+    def hold_next(self, times: int = 1) -> None:
+        """Leave the next `times` requests unanswered until release() (to kill a sender mid-send)."""
+        with self._lock:
+            self._holds += times
+        self._release.clear()
+
+    def release(self) -> None:
+        self._release.set()
+
+    def _take_hold(self) -> bool:
+        with self._lock:
+            if self._holds:
+                self._holds -= 1
+                return True
+            return False
 
     def _answer(self, path, headers, body):
         with self._lock:
@@ -156,5 +179,6 @@ class SlackReceiver:
         return self
 
     def __exit__(self, *exc):
+        self.release()
         self.server.shutdown()
         self.server.server_close()

@@ -19,7 +19,7 @@ def test_digest_file_exact(db, tmp_path):
     assert data["total"] == 2
     assert path.read_text(encoding="utf-8") == (
         "# tipwatch digest — 2026-11-20\n\n"
-        "2 new flagged articles: bcp 1, vns 1.\n\n"
+        "2 new flagged articles in 2 stories: bcp 1, vns 1.\n\n"
         "## 1. Triệt phá đường dây mua bán người\n\n"
         "- Source: bcp · Published: 2026-11-05 · Language: vi · Score: 5.0\n"
         "- Link: <https://news.test/society/5/story-5.html>\n"

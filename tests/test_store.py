@@ -82,3 +82,23 @@ def test_run_records(db):
     assert store.run_errors(db, run_id) == [{"source": "news", "url": "https://news.test/broken/500.html",
                                             "kind": "http", "detail": "HTTP 500"}]
     assert db["crawl_runs"].get(run_id)["status"] == "finished"
+
+
+def test_version_1_database_is_migrated_keeping_its_rows(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE digests (id INTEGER PRIMARY KEY, day TEXT, path TEXT, created_at TEXT, item_count INTEGER);
+        CREATE TABLE digest_items (article_id INTEGER PRIMARY KEY, digest_id INTEGER, position INTEGER);
+        INSERT INTO digests VALUES (1, '2026-11-01', 'x.md', '2026-11-01T00:00:00', 1);
+        INSERT INTO digest_items VALUES (7, 1, 0);
+        PRAGMA user_version = 1;""")
+    conn.close()
+    db = store.open_db(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+    assert {"story_key", "follow_up_of"} <= set(db["digest_items"].columns_dict)
+    assert list(db.query("SELECT article_id, digest_id, story_key FROM digest_items")) == [
+        {"article_id": 7, "digest_id": 1, "story_key": None}]
+    assert db["deliveries"].exists() and db["article_fingerprints"].exists()

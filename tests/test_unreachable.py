@@ -22,7 +22,7 @@ def test_unreachable_sources_get_one_clear_line_each(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[:2] == [f"alpha: unreachable (connection: connection refused by 127.0.0.1); 2 requests, no response",
                          f"beta: unreachable (connection: connection refused by 127.0.0.1); 2 requests, no response"]
-    assert lines[2].startswith("digest: ") and lines[2].endswith("(0 flagged articles)")
+    assert lines[2].startswith("digest: ") and lines[2].endswith("(0 flagged articles in 0 stories)")
     assert "Traceback" not in result.stderr
 
 

@@ -1,0 +1,182 @@
+"""Delivering the digest exactly once per channel: the outbox.
+
+Every flagged article of a digest gets one `deliveries` row per channel, 'pending' until
+that channel has *accepted* a message carrying it. A run claims the pending rows of a
+channel in one IMMEDIATE transaction (two digests running at once cannot both take
+them), sends the channel's messages in order, marks each message's articles delivered
+as soon as the channel accepts it, and gives back what it could not send. So a failure
+halfway through a multi-part Slack digest resumes at the first unsent part on the next
+run, and items from a failed day go out with the next digest.
+
+A claim names its host and process; the claim of a process that died (a crash between
+two messages) is taken over by the next run on the same host.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pipeline import store
+
+from .channels import Channel, DeliveryError
+
+MAX_RATE_LIMIT_WAITS = 3      # Slack 429s honoured per message before giving up for this run
+MAX_WAIT_SECONDS = 120.0      # a Retry-After longer than this ends the run for the channel
+
+
+@dataclass
+class ChannelReport:
+    channel: str
+    messages_sent: int = 0
+    messages_total: int = 0
+    articles_sent: int = 0
+    articles_pending: int = 0
+    note: str = ""
+    error: str | None = None
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def line(self) -> str:
+        if self.error:
+            return (f"{self.channel}: FAILED after {self.messages_sent} of {self.messages_total} messages "
+                    f"({self.articles_sent} articles sent, {self.articles_pending} stay pending for the next run): "
+                    f"{self.error}")
+        if self.note:
+            return f"{self.channel}: {self.note}"
+        return (f"{self.channel}: sent {self.messages_sent} message{'s' if self.messages_sent != 1 else ''} "
+                f"({self.articles_sent} articles)")
+
+
+def claim_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _process_gone(token: str) -> bool:
+    host, _, rest = token.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine's claim: leave it to that machine
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def channel_digest(db, day: str, article_ids: list[int], source_notes: list[dict]) -> dict:
+    """The digest as one channel will get it: its claimed articles, grouped by the stories
+    recorded when each digest was built (older digests' leftovers first)."""
+    items = store.delivery_items(db, article_ids)
+    stories: dict[str, dict] = {}
+    for item in items:
+        key = item["story_key"] or f"s{item['id']}"
+        if key in stories:
+            stories[key]["related"].append(item)
+        else:
+            stories[key] = {"key": key, "lead": item, "related": [], "follow_up_of": item["follow_up_of"]}
+    return {
+        "day": day, "since": None, "items": items, "stories": list(stories.values()),
+        "total": len(items), "story_count": len(stories),
+        "per_source": dict(sorted(Counter(i["source"] for i in items).items())),
+        "languages": dict(sorted(Counter(i["language"] or "?" for i in items).items())),
+        "source_notes": source_notes,
+    }
+
+
+def deliver_digest(db, day: str, digest_id: int, digest_ids: list[int], channels: dict[str, Channel],
+                   source_notes: list[dict], *, sleep=time.sleep) -> list[ChannelReport]:
+    """Queue the day's digest on every channel, then send what each channel has pending."""
+    reports = []
+    for name, channel in channels.items():
+        store.enqueue_deliveries(db, name, digest_id, digest_ids)
+        reports.append(_deliver_channel(db, day, channel, source_notes, sleep, bool(digest_ids)))
+    return reports
+
+
+def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], sleep,
+                     day_has_items: bool) -> ChannelReport:
+    name = channel.name
+    report = ChannelReport(name)
+    token = claim_token()
+    stale = [t for t in store.claim_tokens(db, name) if _process_gone(t)]
+    claimed = store.claim_deliveries(db, name, token, stale)
+    held_elsewhere = store.delivery_counts(db, name).get("pending", 0) - len(claimed)
+    if not claimed:
+        if held_elsewhere > 0:
+            report.note = f"{held_elsewhere} articles are being sent by another run; nothing to do"
+        elif day_has_items:
+            report.note = "everything of the day was delivered already"
+        else:
+            _empty_day(db, day, channel, source_notes, report)
+        return report
+    digest = channel_digest(db, day, claimed, source_notes)
+    messages = channel.messages(digest)
+    report.messages_total = len(messages)
+    try:
+        for message in messages:
+            _send(channel, message, sleep)
+            store.mark_delivered(db, name, message.article_ids, token)
+            report.messages_sent += 1
+            report.articles_sent += len(message.article_ids)
+    except DeliveryError as exc:
+        report.error = str(exc)
+    finally:
+        # whatever is still claimed (a failure, or an exception we do not know) goes back
+        report.articles_pending = store.release_claims(db, name, token, report.error)
+    return report
+
+
+def _empty_day(db, day, channel, source_notes, report) -> ChannelReport:
+    """A day with nothing flagged: a short note, once, where the channel asks for one."""
+    if not channel.send_empty:
+        report.note = "nothing new; no note (send_empty = false)"
+        return report
+    if store.note_sent(db, channel.name, day, "empty"):
+        report.note = "nothing new; the note was already sent today"
+        return report
+    digest = channel_digest(db, day, [], source_notes)
+    try:
+        for message in channel.messages(digest):
+            _send(channel, message, time.sleep)
+    except DeliveryError as exc:
+        report.error = str(exc)
+        return report
+    store.record_note(db, channel.name, day, "empty")
+    report.note = "nothing new; note sent"
+    return report
+
+
+def _send(channel: Channel, message, sleep) -> None:
+    """One message, waiting out rate limits (Slack 429 + Retry-After) a few times."""
+    for attempt in range(MAX_RATE_LIMIT_WAITS + 1):
+        try:
+            channel.deliver(message)
+            return
+        except DeliveryError as exc:
+            wait = exc.retry_after
+            if wait is None or attempt == MAX_RATE_LIMIT_WAITS or wait > MAX_WAIT_SECONDS:
+                raise
+            sleep(max(wait, 0.0))
+
+
+def preview(channels: dict[str, Channel], digest: dict) -> list[str]:
+    """--dry-run: every message of every channel, rendered, nothing sent or recorded."""
+    out = []
+    for name, channel in channels.items():
+        messages = channel.messages(digest)
+        if not messages:
+            out.append(f"===== {name}: nothing to send =====")
+        for message in messages:
+            out.append(f"===== {name}: message {message.index + 1} of {len(messages)} "
+                       f"({len(message.article_ids)} articles) =====")
+            out.append(channel.preview(message))
+    return out
