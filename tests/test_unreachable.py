@@ -23,6 +23,11 @@ def test_unreachable_sources_get_one_clear_line_each(tmp_path):
     assert lines[:2] == [f"alpha: unreachable (connection: connection refused by 127.0.0.1); 2 requests, no response",
                          f"beta: unreachable (connection: connection refused by 127.0.0.1); 2 requests, no response"]
     assert lines[2].startswith("digest: ") and lines[2].endswith("(0 flagged articles in 0 stories)")
+    digest = next((tmp_path / "digests").glob("*.md")).read_text(encoding="utf-8")
+    assert digest.endswith(
+        "Sources that failed or were silent in the last 24 hours:\n"
+        "- alpha: failed (no response in 1 run(s); last error connection: connection refused by 127.0.0.1)\n"
+        "- beta: failed (no response in 1 run(s); last error connection: connection refused by 127.0.0.1)\n")
     assert "Traceback" not in result.stderr
 
 
