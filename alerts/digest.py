@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,6 @@ def today(tz: str | None = None) -> str:
 
 
 FOLLOW_UP_WINDOW_DAYS = 14
-HEALTH_WINDOW_HOURS = 24
 
 
 def build_digest(db, day: str, *, since: str | None = None) -> dict:
@@ -67,18 +66,23 @@ def attach_fingerprints(db, items: list[dict]) -> None:
 
 
 def source_notes(db, since: str | None = None) -> list[dict]:
-    """Sources that failed (no response at all) or were silent (nothing new) in the period:
-    the last 24 hours, or since `since`."""
-    start = since or (datetime.now(timezone.utc) - timedelta(hours=HEALTH_WINDOW_HOURS)).replace(
-        microsecond=0).isoformat()
+    """Every source that is not healthy now (failing, stale or degraded; see pipeline/health.py),
+    with its reasons and since when. `since` is kept for callers: health is always judged
+    on the latest runs, whatever window the digest covers."""
+    from pipeline.health import source_health
+    from pipeline.paths import sources_path
+    from pipeline.sources import SourcesError, load_sources
+
+    try:
+        sources = load_sources(sources_path())
+    except SourcesError:
+        sources = []  # a broken sources file: still report the sources with crawl runs
     notes = []
-    for row in store.source_activity(db, start):
-        if not row["responses"]:
-            notes.append({"source": row["source"], "state": "failed",
-                          "detail": f"no response in {row['runs']} run(s); last error {row['last_error'] or 'unknown'}"})
-        elif not row["stored"]:
-            notes.append({"source": row["source"], "state": "silent",
-                          "detail": f"nothing new in {row['runs']} run(s)"})
+    for row in source_health(db, sources):
+        if row["verdict"] in ("healthy", "unknown"):
+            continue
+        detail = "; ".join(row["reasons"]) + (f" (since {row['since'][:16]})" if row["since"] else "")
+        notes.append({"source": row["source"], "state": row["verdict"], "detail": detail})
     return notes
 
 

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from pipeline import store
 
@@ -26,6 +27,9 @@ from .channels import Channel, DeliveryError
 
 MAX_RATE_LIMIT_WAITS = 3      # Slack 429s honoured per message before giving up for this run
 MAX_WAIT_SECONDS = 120.0      # a Retry-After longer than this ends the run for the channel
+# digests written without sending (`tipwatch run`) in this many days before are sent with the
+# next sending digest; a channel added later thus gets at most a week of past items, once
+UNSENT_DIGEST_DAYS = 7
 
 
 @dataclass
@@ -97,7 +101,8 @@ def deliver_digest(db, day: str, digest_id: int, digest_ids: list[int], channels
     """Queue the day's digest on every channel, then send what each channel has pending."""
     reports = []
     for name, channel in channels.items():
-        store.enqueue_deliveries(db, name, digest_id, digest_ids)
+        since_day = (date.fromisoformat(day) - timedelta(days=UNSENT_DIGEST_DAYS)).isoformat()
+        store.enqueue_deliveries(db, name, digest_id, digest_ids, since_day)
         reports.append(_deliver_channel(db, day, channel, source_notes, sleep, bool(digest_ids)))
     return reports
 

@@ -32,7 +32,7 @@ _FAILURE_KINDS = (
 
 COUNTERS = ("requests", "responses", "articles_found", "articles_fetched", "articles_stored", "articles_flagged",
             "skipped_known", "skipped_old", "skipped_offsite", "duplicates", "extraction_failures",
-            "errors")
+            "errors", "not_modified")
 
 
 @dataclass

@@ -28,7 +28,9 @@ DNS_TIMEOUT = 10
 
 ITEM_PIPELINES = {"crawler.pipelines.ArticlePipeline": 300}
 # after Scrapy's RedirectMiddleware (600) in request order, so before it in response order
-DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.RedirectAliasMiddleware": 650}
+DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.RedirectAliasMiddleware": 650,
+                          # If-None-Match / If-Modified-Since on index pages (crawler/conditional.py)
+                          "crawler.conditional.ConditionalIndexMiddleware": 640}
 LOG_LEVEL = os.environ.get("TIPWATCH_LOG_LEVEL", "INFO")
 
 # tipwatch's own settings; the environment moves them, like the CLI's --db/--sources

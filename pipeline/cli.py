@@ -236,17 +236,43 @@ def _write_and_send(config: Config, day: str, channels: dict) -> None:
 @common_options
 @crawl_options
 def run(config: Config, source_names, since, lookback_days, log_file, settings):
-    """One full cycle for cron: crawl every enabled source, then write the digest."""
+    """One full cycle for cron: crawl every enabled source, then write the digest.
+
+    Holds the database's work lock: a second `run` (or a daemon job) meanwhile exits 1."""
     from alerts.digest import write_digest
 
     from .crawl import source_lines
+    from .lock import LockBusy, work_lock
 
-    run_id = _crawl(config, source_names, since, lookback_days, log_file, settings)
-    db = config.open_db()
-    for line in source_lines(db, run_id):
-        click.echo(line)
-    path, data = write_digest(db, None, config.digests)
-    click.echo(f"digest: {path} ({data['total']} flagged articles in {data['story_count']} stories)")
+    try:
+        with work_lock(config.db, "tipwatch run"):
+            run_id = _crawl(config, source_names, since, lookback_days, log_file, settings)
+            db = config.open_db()
+            for line in source_lines(db, run_id):
+                click.echo(line)
+            path, data = write_digest(db, None, config.digests)
+            click.echo(f"digest: {path} ({data['total']} flagged articles in {data['story_count']} stories)")
+    except LockBusy as exc:
+        fail(str(exc))
+
+
+@cli.command()
+@common_options
+@click.option("--schedule", "schedule_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="TIPWATCH_SCHEDULE", help="Schedule (default seeds/schedule.toml) [env TIPWATCH_SCHEDULE].")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also log to this file (rotated at 5 MB, 5 kept).")
+def daemon(config: Config, schedule_file, log_file):
+    """Run forever: crawl and digest on the schedule (APScheduler); SIGTERM stops it cleanly."""
+    from .daemon import Daemon, setup_logging
+    from .schedule import ScheduleError, load_schedule
+
+    try:
+        schedule = load_schedule(schedule_file)
+    except ScheduleError as exc:
+        fail(str(exc))
+    setup_logging(log_file)
+    sys.exit(Daemon(config, schedule, crawl_log=config.db.parent / "crawl.log").run())
 
 
 @cli.command()
@@ -259,6 +285,28 @@ def demo(db, digests_dir):
     from .demo import run_demo
 
     for line in run_demo(db, paths.digests_dir(digests_dir)):
+        click.echo(line)
+
+
+@cli.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def status(config: Config, as_json):
+    """Health of every source: verdict with reasons, last success, articles in 24 h / 7 days, error rate."""
+    import json
+
+    from .health import source_health, status_table
+    from .sources import SourcesError, load_sources
+
+    try:
+        sources = load_sources(config.sources)
+    except SourcesError:
+        sources = []  # a broken sources file: still report the sources the database knows
+    rows = source_health(config.open_db(), sources)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for line in status_table(rows):
         click.echo(line)
 
 

@@ -106,6 +106,7 @@ class SampleSites:
         self.sites = {name: Site(name, self.root / name) for name in names}
         self.request_log: Counter = Counter()         # path → requests, all sites together
         self.requests_by_site = {name: Counter() for name in names}
+        self.conditional_hits: list[str] = []         # paths answered 304 (list.append is thread-safe)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._servers: list[ThreadingHTTPServer] = []
@@ -201,6 +202,7 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
             etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
             headers["ETag"] = etag
             if self.headers.get("If-None-Match") == etag:
+                self.sample.conditional_hits.append(urlsplit(self.path).path)
                 return self.send_bytes(304, b"", False, **headers)
         self.send_bytes(200, body, send_body, **headers)
 

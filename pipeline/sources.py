@@ -34,6 +34,7 @@ class Source:
     enabled: bool = True
     lookback_days: int | None = None
     dated_urls: bool = False
+    stale_after_hours: float = 48.0
     compiled_pattern: re.Pattern = field(default=None, compare=False, repr=False)
 
     def is_article_url(self, url: str) -> bool:
@@ -43,6 +44,8 @@ class Source:
     def start_urls(self) -> tuple[str, ...]:
         return self.feeds + self.sitemaps + self.listings
 
+
+_NUMBER = (int, float)  # an int or a float (not a bool)
 
 # key -> (type, required)
 _SCHEMA = {
@@ -57,6 +60,7 @@ _SCHEMA = {
     "enabled": (bool, False),
     "lookback_days": (int, False),
     "dated_urls": (bool, False),
+    "stale_after_hours": (_NUMBER, False),
 }
 
 
@@ -76,8 +80,9 @@ def _check_types(index: int, entry: dict) -> None:
             continue
         value = entry[key]
         # bool is a subclass of int: reject True for max_pages
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise _entry_error(index, entry, key, f"must be {kind.__name__}, got {type(value).__name__}")
+        if not isinstance(value, kind) or (kind in (int, _NUMBER) and isinstance(value, bool)):
+            expected = "a number" if kind is _NUMBER else kind.__name__
+            raise _entry_error(index, entry, key, f"must be {expected}, got {type(value).__name__}")
         if kind is list and not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in value):
             raise _entry_error(index, entry, key, "must be a list of http(s) URLs")
 
@@ -95,6 +100,8 @@ def _source_from_entry(index: int, entry: dict) -> Source:
     for key in ("max_pages", "lookback_days"):
         if key in entry and entry[key] < 0:
             raise _entry_error(index, entry, key, "must be >= 0")
+    if "stale_after_hours" in entry and not 0 < entry["stale_after_hours"] < float("inf"):
+        raise _entry_error(index, entry, "stale_after_hours", "must be > 0 (hours)")
     return Source(
         name=entry["name"],
         title=entry["title"],
@@ -107,6 +114,7 @@ def _source_from_entry(index: int, entry: dict) -> Source:
         enabled=entry.get("enabled", True),
         lookback_days=entry.get("lookback_days"),
         dated_urls=entry.get("dated_urls", False),
+        stale_after_hours=float(entry.get("stale_after_hours", 48)),
         compiled_pattern=pattern,
     )
 

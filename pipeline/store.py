@@ -13,7 +13,7 @@ import sqlite_utils
 
 from .urls import url_key
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def utcnow() -> str:
@@ -44,6 +44,7 @@ def migrate(db: sqlite_utils.Database) -> None:
             db.execute("ALTER TABLE digest_items ADD COLUMN story_key TEXT")
             db.execute("ALTER TABLE digest_items ADD COLUMN follow_up_of TEXT")
         _create_delivery_tables(db)
+        _create_validator_tables(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -92,7 +93,7 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         "run_id": int, "source": str, "requests": int, "responses": int, "articles_found": int,
         "articles_fetched": int, "articles_stored": int, "articles_flagged": int, "skipped_known": int, "skipped_old": int,
         "skipped_offsite": int, "duplicates": int, "extraction_failures": int, "errors": int,
-        "status_counts": str, "error_counts": str, "duration_s": float,
+        "not_modified": int, "status_counts": str, "error_counts": str, "duration_s": float,
     }, pk=("run_id", "source"), foreign_keys=[("run_id", "crawl_runs", "id")], if_not_exists=True)
     db["crawl_errors"].create({
         "id": int, "run_id": int, "source": str, "url": str, "kind": str, "detail": str, "at": str,
@@ -372,30 +373,21 @@ def _chunks(ids: list[int], size: int = 500):
         yield ids[start:start + size]
 
 
-# ---------------------------------------------------------------- source health for the digest
-
-def source_activity(db: sqlite_utils.Database, since: str) -> list[dict]:
-    """Per source, what the crawl runs started since `since` (ISO UTC) got: runs, responses,
-    articles stored, errors, and the latest error."""
-    sql = """
-        SELECT s.source, count(*) AS runs, sum(s.responses) AS responses, sum(s.articles_stored) AS stored,
-               sum(s.errors) AS errors,
-               (SELECT e.kind || ': ' || e.detail FROM crawl_errors e JOIN crawl_runs r2 ON r2.id = e.run_id
-                WHERE e.source = s.source AND r2.started_at >= ? ORDER BY e.id DESC LIMIT 1) AS last_error
-        FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
-        WHERE r.started_at >= ?
-        GROUP BY s.source ORDER BY s.source
-    """
-    return list(db.query(sql, [since, since]))
-
-
 # ---------------------------------------------------------------- outbox
 
-def enqueue_deliveries(db: sqlite_utils.Database, channel: str, digest_id: int, article_ids: list[int]) -> None:
+def enqueue_deliveries(db: sqlite_utils.Database, channel: str, digest_id: int, article_ids: list[int],
+                       since_day: str | None = None) -> None:
+    """Queue these articles on a channel, and every article of the digests since `since_day`
+    not queued on it yet (digests written by `tipwatch run` without sending)."""
     with db.conn:
         for article_id in article_ids:
             db.execute("INSERT OR IGNORE INTO deliveries (article_id, channel, digest_id, state, attempts)"
                        " VALUES (?, ?, ?, 'pending', 0)", [article_id, channel, digest_id])
+        if since_day:
+            db.execute("""INSERT OR IGNORE INTO deliveries (article_id, channel, digest_id, state, attempts)
+                          SELECT di.article_id, ?, di.digest_id, 'pending', 0
+                          FROM digest_items di JOIN digests d ON d.id = di.digest_id WHERE d.day >= ?""",
+                       [channel, since_day])
 
 
 def claim_deliveries(db: sqlite_utils.Database, channel: str, token: str, stale_claims: list[str]) -> list[int]:
@@ -477,3 +469,73 @@ def record_note(db: sqlite_utils.Database, channel: str, day: str, kind: str) ->
     with db.conn:
         db.execute("INSERT OR IGNORE INTO channel_notes (channel, day, kind, sent_at) VALUES (?, ?, ?, ?)",
                    [channel, day, kind, utcnow()])
+
+
+# ---- index validators
+
+def _create_validator_tables(db: sqlite_utils.Database) -> None:
+    """v2 → v3: ETag / Last-Modified of index pages (feeds, sitemaps, listings), so the next
+    run fetches them conditionally; and the crawl stats' count of 304 answers."""
+    db["index_validators"].create({"url": str, "source": str, "etag": str, "last_modified": str,
+                                   "checked_at": str}, pk="url", if_not_exists=True)
+    if "not_modified" not in db["crawl_source_stats"].columns_dict:
+        db.execute("ALTER TABLE crawl_source_stats ADD COLUMN not_modified INTEGER")
+
+
+def index_validators(db: sqlite_utils.Database) -> dict[str, dict]:
+    """url → {"etag", "last_modified"} of every index page parsed successfully before."""
+    return {row[0]: {"etag": row[1], "last_modified": row[2]}
+            for row in db.execute("SELECT url, etag, last_modified FROM index_validators")}
+
+
+def save_index_validator(db: sqlite_utils.Database, url: str, source: str, etag: str | None,
+                         last_modified: str | None) -> None:
+    with db.conn:
+        db.execute("""INSERT INTO index_validators (url, source, etag, last_modified, checked_at)
+                      VALUES (?, ?, ?, ?, ?)
+                      ON CONFLICT(url) DO UPDATE SET source = excluded.source, etag = excluded.etag,
+                        last_modified = excluded.last_modified, checked_at = excluded.checked_at""",
+                   [url, source, etag, last_modified, utcnow()])
+
+
+def forget_index_validators(db: sqlite_utils.Database, source: str) -> None:
+    """Drop a source's validators: its index pages are fetched in full on the next run."""
+    with db.conn:
+        db.execute("DELETE FROM index_validators WHERE source = ?", [source])
+
+
+# ---- source health
+
+def source_history(db: sqlite_utils.Database, source: str, limit: int = 10) -> list[dict]:
+    """The source's stats in its last `limit` crawl runs, newest first, with the run's
+    started_at and the JSON columns decoded."""
+    rows = list(db.query("""
+        SELECT s.*, r.started_at FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
+        WHERE s.source = ? ORDER BY r.started_at DESC, r.id DESC LIMIT ?""", [source, limit]))
+    for row in rows:
+        row["status_counts"] = json.loads(row["status_counts"] or "{}")
+        row["error_counts"] = json.loads(row["error_counts"] or "{}")
+    return rows
+
+
+def last_article_at(db: sqlite_utils.Database, source: str) -> str | None:
+    """When the source's newest article was stored (ISO UTC), None if it has none."""
+    return db.execute("SELECT max(stored_at) FROM articles WHERE source = ?", [source]).fetchone()[0]
+
+
+def article_counts(db: sqlite_utils.Database, source: str, since_iso: str) -> int:
+    """Articles of the source stored at or after `since_iso` (ISO UTC)."""
+    return db.execute("SELECT count(*) FROM articles WHERE source = ? AND stored_at >= ?",
+                      [source, since_iso]).fetchone()[0]
+
+
+def sources_with_runs(db: sqlite_utils.Database) -> list[str]:
+    return [row[0] for row in db.execute("SELECT DISTINCT source FROM crawl_source_stats ORDER BY source")]
+
+
+def last_success_at(db: sqlite_utils.Database, source: str) -> str | None:
+    """started_at of the latest run in which the source got at least one 2xx response."""
+    return db.execute("""
+        SELECT max(r.started_at) FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
+        WHERE s.source = ? AND coalesce(json_extract(s.status_counts, '$."2xx"'), 0) > 0""",
+                      [source]).fetchone()[0]

@@ -234,3 +234,15 @@ def test_dry_run_renders_every_channel_and_changes_nothing(setup, tmp_path):
     assert "===== email: message 1 of 1 (2 articles) =====" in result.stdout
     assert "===== slack: message 1 of 1 (2 articles) =====" in result.stdout
     assert db["digests"].count == 0 and db["deliveries"].count == 0 and not (tmp_path / "digests").exists()
+
+
+def test_digests_written_without_sending_go_out_with_the_next_send(setup):
+    db, env = setup
+    flag_articles(db, 2)
+    tipwatch("digest", "--day", "2026-11-22", env=env)  # e.g. `tipwatch run` from cron: file only
+    flag_articles(db, 1, start=5)
+    with SlackReceiver() as slack:
+        env["TIPWATCH_SLACK_WEBHOOK_URL"] = slack.url
+        sent = send(env, day="2026-11-23", check=True)
+        assert sent.stdout.splitlines()[-1] == "slack: sent 1 message (3 articles)"
+        assert_each_posted_once(slack, db)

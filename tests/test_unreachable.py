@@ -1,6 +1,7 @@
 import socket
 
 from conftest import tipwatch
+from pipeline import store
 
 
 def closed_port() -> int:
@@ -24,10 +25,11 @@ def test_unreachable_sources_get_one_clear_line_each(tmp_path):
                          f"beta: unreachable (connection: connection refused by 127.0.0.1); 2 requests, no response"]
     assert lines[2].startswith("digest: ") and lines[2].endswith("(0 flagged articles in 0 stories)")
     digest = next((tmp_path / "digests").glob("*.md")).read_text(encoding="utf-8")
+    (started,) = store.open_db(tmp_path / "t.db").execute("SELECT started_at FROM crawl_runs").fetchone()
     assert digest.endswith(
-        "Sources that failed or were silent in the last 24 hours:\n"
-        "- alpha: failed (no response in 1 run(s); last error connection: connection refused by 127.0.0.1)\n"
-        "- beta: failed (no response in 1 run(s); last error connection: connection refused by 127.0.0.1)\n")
+        "Sources needing attention (failing, stale or degraded):\n"
+        f"- alpha: failing (no response to any of 2 requests in the last run (since {started[:16]}))\n"
+        f"- beta: failing (no response to any of 2 requests in the last run (since {started[:16]}))\n")
     assert "Traceback" not in result.stderr
 
 

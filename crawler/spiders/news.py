@@ -92,7 +92,9 @@ class NewsSpider(scrapy.Spider):
 
     def index_request(self, url: str, source: str, callback, **meta) -> scrapy.Request:
         return scrapy.Request(url, callback=callback, errback=self.on_error, dont_filter=True,
-                              meta={"source": source, "role": "index", **meta})
+                              meta={"source": source, "role": "index",
+                                    # a conditional fetch (crawler/conditional.py) may answer 304
+                                    "handle_httpstatus_list": [304], **meta})
 
     async def start(self):
         for name, src in self.sources.items():
@@ -143,16 +145,25 @@ class NewsSpider(scrapy.Spider):
     # ------------------------------------------------------------ index pages
 
     def parse_feed(self, response):
+        from crawler.conditional import remember_validators
         stats = self.stats_for(response)
+        if response.status == 304:  # unchanged since the last successful parse: nothing new
+            stats.bump("not_modified")
+            return
         try:
             links = parse_feed(response.body, response.url)
         except DiscoveryError as exc:
             self.record_error(response.meta["source"], response.url, "parse", str(exc))
             return
         yield from self.article_requests(response.meta["source"], links, stats)
+        remember_validators(self.db, response)  # only once parsed: a broken feed is re-read next run
 
     def parse_sitemap(self, response):
+        from crawler.conditional import remember_validators
         source, stats = response.meta["source"], self.stats_for(response)
+        if response.status == 304:  # unchanged: its children and links were seen before
+            stats.bump("not_modified")
+            return
         try:
             page = parse_sitemap(response.body, response.url)
         except DiscoveryError as exc:
@@ -163,9 +174,14 @@ class NewsSpider(scrapy.Spider):
             if not self.is_old(source, child.published):
                 yield self.index_request(child.url, source, self.parse_sitemap)
         yield from self.article_requests(source, page.links, stats)
+        remember_validators(self.db, response)
 
     def parse_listing(self, response):
+        from crawler.conditional import remember_validators
         source, stats = response.meta["source"], self.stats_for(response)
+        if response.status == 304:  # unchanged: nothing new here, so no need to page further back
+            stats.bump("not_modified")
+            return
         if not isinstance(response, TextResponse):
             self.record_error(source, response.url, "parse", "listing page is not HTML")
             return
@@ -183,6 +199,7 @@ class NewsSpider(scrapy.Spider):
             next_url = next_page_url(response.text, response.url)
             if next_url and urlsplit(next_url).netloc == urlsplit(response.url).netloc:
                 yield self.index_request(next_url, source, self.parse_listing, page=page + 1)
+        remember_validators(self.db, response)
 
     # ------------------------------------------------------------ articles
 

@@ -1,0 +1,179 @@
+"""`tipwatch daemon`: crawl and digest on a schedule, for months, unattended.
+
+APScheduler 3 runs two jobs (never two of a kind at once, misfires coalesced, a grace
+time for late runs). A crawl runs in a fresh subprocess, because Scrapy's reactor
+cannot be restarted within one process; the digest runs here. Both take the database's
+work lock, shared with `tipwatch run`, so a cron job and the daemon never do the same
+work at once. SIGTERM/SIGINT stop the scheduler, ask a running crawl to finish (Scrapy
+closes its spider and records the run), and exit 0. A digest missed while the daemon
+was down is made when it comes back; it covers everything not sent before.
+"""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from . import store
+from .lock import LockBusy, work_lock
+from .schedule import JobSchedule, Schedule
+
+log = logging.getLogger("tipwatch.daemon")
+CHILD_STOP_SECONDS = 20   # a crawl asked to stop gets this long to close its spider
+
+
+def setup_logging(log_file: Path | None) -> None:
+    """One line per job run, on stderr and optionally in a rotating file."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=5))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers,
+                        force=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its per-job chatter; misfires still show
+
+
+def trigger_for(job: JobSchedule, timezone: str):
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if job.cron:
+        return CronTrigger.from_crontab(job.cron, timezone=timezone)
+    return IntervalTrigger(seconds=job.every_seconds, timezone=timezone)
+
+
+def missed_digest_day(db, schedule: Schedule, now: datetime) -> str | None:
+    """The day of a scheduled digest that fell while the daemon was down (within the grace
+    time) and was never made; None when there is none."""
+    trigger = trigger_for(schedule.digest, schedule.timezone)
+    window_start = now - timedelta(seconds=schedule.digest.misfire_grace_seconds)
+    fire = trigger.get_next_fire_time(None, window_start)
+    if fire is None or fire > now:
+        return None
+    day = fire.astimezone(ZoneInfo(schedule.timezone)).date().isoformat()
+    return None if store.digest_for_day(db, day) else day
+
+
+class Daemon:
+    def __init__(self, config, schedule: Schedule, crawl_log: Path):
+        self.config = config
+        self.schedule = schedule
+        self.crawl_log = crawl_log
+        self.child: subprocess.Popen | None = None
+        self.stopping = threading.Event()
+        self.scheduler = None
+        # the daemon's own jobs wait for each other (a digest due during a crawl runs after it);
+        # the file lock then keeps out other processes (cron's `tipwatch run`), which are skipped
+        self.one_job = threading.Lock()
+
+    # ------------------------------------------------------------ jobs
+
+    def crawl_job(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            with self.one_job, work_lock(self.config.db, "daemon crawl"):
+                self._crawl()
+        except LockBusy as exc:
+            log.warning("crawl: skipped: %s", exc)
+
+    def _crawl(self) -> None:
+        started = time.monotonic()
+        args = [sys.executable, "-m", "pipeline.cli", "crawl", "--quiet", "--db", str(self.config.db),
+                "--sources", str(self.config.sources), "--log-file", str(self.crawl_log)]
+        self.child = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+        _, stderr = self.child.communicate()
+        code, self.child = self.child.returncode, None
+        if code != 0:
+            last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {code}"
+            log.error("crawl: failed after %.1f s: %s", time.monotonic() - started, last)
+            return
+        db = store.open_db(self.config.db)
+        run_id = store.latest_run_id(db)
+        rows = store.run_stats(db, run_id)
+        log.info("crawl: run %s finished in %.1f s: %d sources, %d fetched, %d stored, %d flagged, %d errors",
+                 run_id, time.monotonic() - started, len(rows), sum(r["articles_fetched"] for r in rows),
+                 sum(r["articles_stored"] for r in rows), sum(r["articles_flagged"] for r in rows),
+                 sum(r["errors"] for r in rows))
+
+    def digest_job(self, day: str | None = None) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            with self.one_job, work_lock(self.config.db, "daemon digest"):
+                if not self.stopping.is_set():
+                    self._digest(day)
+        except LockBusy as exc:
+            log.warning("digest: skipped: %s", exc)
+
+    def _digest(self, day: str | None) -> None:
+        from alerts.channels import ChannelConfigError, load_channels
+        from alerts.digest import story_order, today, write_digest
+        from alerts.outbox import deliver_digest
+
+        db = store.open_db(self.config.db)
+        day = day or today(self.schedule.timezone)
+        path, data = write_digest(db, day, self.config.digests)
+        stories = data["story_count"]
+        line = f"digest: {path} ({data['total']} articles in {stories} stor{'y' if stories == 1 else 'ies'})"
+        if self.schedule.send:
+            try:
+                channels = load_channels(names=list(self.schedule.send))
+            except ChannelConfigError as exc:
+                log.error("%s; not sent: %s", line, exc)
+                return
+            reports = deliver_digest(db, day, store.digest_for_day(db, day)["id"], story_order(data),
+                                     channels, data["source_notes"])
+            line += "; " + "; ".join(report.line() for report in reports)
+            if any(report.failed for report in reports):
+                log.error(line)
+                return
+        log.info(line)
+
+    # ------------------------------------------------------------ running
+
+    def stop(self, signum, frame) -> None:
+        if self.stopping.is_set():
+            return
+        log.info("daemon: %s received; stopping", signal.Signals(signum).name)
+        self.stopping.set()
+        child = self.child
+        if child is not None and child.poll() is None:
+            child.terminate()  # Scrapy closes the spider and records the run as 'shutdown'
+            threading.Timer(CHILD_STOP_SECONDS, lambda: child.poll() is None and child.kill()).start()
+        # shutdown(wait=True) would block this handler until the job ends: do it off the main thread
+        threading.Thread(target=self.scheduler.shutdown, name="shutdown").start()
+
+    def run(self) -> int:
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        tz = self.schedule.timezone
+        self.scheduler = BlockingScheduler(timezone=tz, job_defaults={"max_instances": 1, "coalesce": True})
+        now = datetime.now(ZoneInfo(tz))
+        self.scheduler.add_job(self.crawl_job, trigger_for(self.schedule.crawl, tz), id="crawl", next_run_time=now,
+                               misfire_grace_time=int(self.schedule.crawl.misfire_grace_seconds))
+        self.scheduler.add_job(self.digest_job, trigger_for(self.schedule.digest, tz), id="digest",
+                               misfire_grace_time=int(self.schedule.digest.misfire_grace_seconds))
+        missed = missed_digest_day(store.open_db(self.config.db), self.schedule, now)
+        if missed:
+            log.info("daemon: the digest of %s was missed while down; making it now", missed)
+            self.scheduler.add_job(self.digest_job, kwargs={"day": missed}, id="missed-digest",
+                                   next_run_time=now + timedelta(seconds=1))
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        log.info("daemon: started (pid %s); crawl %s, digest %s, time zone %s", __import__("os").getpid(),
+                 _describe(self.schedule.crawl), _describe(self.schedule.digest), tz)
+        self.scheduler.start()
+        log.info("daemon: stopped")
+        return 0
+
+
+def _describe(job: JobSchedule) -> str:
+    return f"cron '{job.cron}'" if job.cron else f"every {job.every_seconds:g} s"
