@@ -91,6 +91,10 @@ class Daemon:
         self.child = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
         _, stderr = self.child.communicate()
         code, self.child = self.child.returncode, None
+        if code != 0 and self.stopping.is_set():
+            # stopped before Scrapy could install its own signal handlers: nothing was recorded
+            log.info("crawl: abandoned at shutdown after %.1f s (exit status %s)", time.monotonic() - started, code)
+            return
         if code != 0:
             last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {code}"
             log.error("crawl: failed after %.1f s: %s", time.monotonic() - started, last)
