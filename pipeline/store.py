@@ -290,9 +290,17 @@ def digest_candidates(db: sqlite_utils.Database, day: str) -> list[dict]:
         WHERE c.flagged = 1 AND (di.article_id IS NULL OR d.day = ?)
         ORDER BY coalesce(a.published, '') DESC, a.id DESC
     """
-    rows = list(db.query(sql, [day]))
+    return _with_lists(db.query(sql, [day]))
+
+
+_LIST_COLUMNS = ("matched_terms", "subtopics", "countries")
+
+
+def _with_lists(rows) -> list[dict]:
+    """Rows with the classification's JSON list columns decoded."""
+    rows = list(rows)
     for row in rows:
-        for key in ("matched_terms", "subtopics", "countries"):
+        for key in _LIST_COLUMNS:
             row[key] = json.loads(row[key] or "[]")
     return rows
 
@@ -325,11 +333,7 @@ def flagged_since(db: sqlite_utils.Database, since: str) -> list[dict]:
         WHERE c.flagged = 1 AND coalesce(a.published, a.fetched_at) >= ?
         ORDER BY coalesce(a.published, '') DESC, a.id DESC
     """
-    rows = list(db.query(sql, [since]))
-    for row in rows:
-        for key in ("matched_terms", "subtopics", "countries"):
-            row[key] = json.loads(row[key] or "[]")
-    return rows
+    return _with_lists(db.query(sql, [since]))
 
 
 # ---------------------------------------------------------------- stories
@@ -448,9 +452,8 @@ def delivery_items(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
             FROM articles a JOIN classifications c ON c.article_id = a.id
             JOIN digest_items di ON di.article_id = a.id JOIN digests d ON d.id = di.digest_id
             WHERE a.id IN ({marks})""", chunk)
+    rows = _with_lists(rows)
     for row in rows:
-        for key in ("matched_terms", "subtopics", "countries"):
-            row[key] = json.loads(row[key] or "[]")
         row["follow_up_of"] = json.loads(row["follow_up_of"]) if row["follow_up_of"] else None
     return sorted(rows, key=lambda r: (r["digest_day"], r["position"]))
 

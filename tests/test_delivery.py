@@ -72,18 +72,24 @@ def assert_each_posted_once(slack, db):
     assert states == {"delivered": len(stored)}
 
 
-def test_email_is_sent_once_through_a_real_smtp_server(setup):
-    db, env = setup
-    flag_articles(db, 3)
+@pytest.fixture
+def smtp(setup):
+    """A real SMTP relay on loopback, and the environment pointing at it."""
+    _, env = setup
     handler = Collector()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
-    try:
-        env["TIPWATCH_SMTP_URL"] = f"smtp://127.0.0.1:{controller.port}"
-        first = send(env, "email", check=True)
-        second = send(env, "email", check=True)
-    finally:
-        controller.stop()
+    env["TIPWATCH_SMTP_URL"] = f"smtp://127.0.0.1:{controller.port}"
+    yield handler
+    controller.stop()
+
+
+def test_email_is_sent_once_through_a_real_smtp_server(setup, smtp):
+    db, env = setup
+    handler = smtp
+    flag_articles(db, 3)
+    first = send(env, "email", check=True)
+    second = send(env, "email", check=True)
     assert first.stdout.splitlines()[-1] == "email: sent 1 message (3 articles)"
     assert second.stdout.splitlines()[-1] == "email: everything of the day was delivered already"
     assert len(handler.envelopes) == 1
@@ -92,17 +98,11 @@ def test_email_is_sent_once_through_a_real_smtp_server(setup):
     assert db.execute("SELECT count(*) FROM deliveries WHERE channel = 'email' AND state = 'delivered'").fetchone()[0] == 3
 
 
-def test_an_empty_day_sends_one_note_where_asked(setup):
+def test_an_empty_day_sends_one_note_where_asked(setup, smtp):
     db, env = setup
-    handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        env["TIPWATCH_SMTP_URL"] = f"smtp://127.0.0.1:{controller.port}"
-        first = send(env, "email", check=True)
-        second = send(env, "email", check=True)
-    finally:
-        controller.stop()
+    handler = smtp
+    first = send(env, "email", check=True)
+    second = send(env, "email", check=True)
     assert first.stdout.splitlines()[-1] == "email: nothing new; note sent"
     assert second.stdout.splitlines()[-1] == "email: nothing new; the note was already sent today"
     assert len(handler.envelopes) == 1
