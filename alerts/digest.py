@@ -29,11 +29,12 @@ def today(tz: str | None = None) -> str:
 FOLLOW_UP_WINDOW_DAYS = 14
 
 
-def build_digest(db, day: str, *, since: str | None = None) -> dict:
+def build_digest(db, day: str, *, since: str | None = None, sources_file=None) -> dict:
     """The digest as data: stories of flagged articles, counts, and source-health notes.
 
     Without `since`: the articles in no earlier digest (the day's own stay in it). With
-    `since`: every flagged article from that date on, for re-reading an older window."""
+    `since`: every flagged article from that date on, for re-reading an older window.
+    `sources_file` is the crawl's sources file, whose entries the health notes judge."""
     items = store.flagged_since(db, since) if since else store.digest_candidates(db, day)
     attach_fingerprints(db, items)
     window_start = (date.fromisoformat(day) - timedelta(days=FOLLOW_UP_WINDOW_DAYS)).isoformat()
@@ -49,7 +50,7 @@ def build_digest(db, day: str, *, since: str | None = None) -> dict:
         "story_count": len(stories),
         "per_source": dict(sorted(per_source.items())),
         "languages": dict(sorted(Counter(i["language"] or "?" for i in items).items())),
-        "source_notes": source_notes(db, since),
+        "source_notes": source_notes(db, sources_file),
     }
 
 
@@ -65,16 +66,16 @@ def attach_fingerprints(db, items: list[dict]) -> None:
         item["fingerprint"] = known.get(item["id"]) or missing[item["id"]]
 
 
-def source_notes(db, since: str | None = None) -> list[dict]:
+def source_notes(db, sources_file=None) -> list[dict]:
     """Every source that is not healthy now (failing, stale or degraded; see pipeline/health.py),
-    with its reasons and since when. `since` is kept for callers: health is always judged
-    on the latest runs, whatever window the digest covers."""
+    with its reasons and since when; health is judged on the latest runs, whatever window
+    the digest covers."""
     from pipeline.health import source_health
     from pipeline.paths import sources_path
     from pipeline.sources import SourcesError, load_sources
 
     try:
-        sources = load_sources(sources_path())
+        sources = load_sources(sources_path(sources_file))
     except SourcesError:
         sources = []  # a broken sources file: still report the sources with crawl runs
     notes = []
@@ -112,11 +113,18 @@ def render_markdown(digest: dict) -> str:
     return _environment().get_template("digest.md.j2").render(**digest)
 
 
-def write_digest(db, day: str | None, directory: Path) -> tuple[Path, dict]:
+def summary(digest: dict) -> str:
+    """'3 flagged articles in 2 stories': the one phrase every command prints."""
+    total, stories = digest["total"], digest["story_count"]
+    return (f"{total} flagged article{'s' if total != 1 else ''} "
+            f"in {stories} stor{'y' if stories == 1 else 'ies'}")
+
+
+def write_digest(db, day: str | None, directory: Path, sources_file=None) -> tuple[Path, dict]:
     """Build, render, write and record the digest of `day` (today by default)."""
     day = day or today()
     date.fromisoformat(day)  # a malformed day fails here, before anything is written
-    digest = build_digest(db, day)
+    digest = build_digest(db, day, sources_file=sources_file)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{day}.md"
     text = render_markdown(digest)

@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from pipeline import store
 
 from .channels import Channel, DeliveryError
+from .digest import story_order, write_digest
 
 MAX_RATE_LIMIT_WAITS = 3      # Slack 429s honoured per message before giving up for this run
 MAX_WAIT_SECONDS = 120.0      # a Retry-After longer than this ends the run for the channel
@@ -96,6 +97,19 @@ def channel_digest(db, day: str, article_ids: list[int], source_notes: list[dict
     }
 
 
+def write_and_deliver(db, day: str, digests_dir, channels: dict[str, Channel], sources_file=None,
+                      *, sleep=time.sleep) -> tuple:
+    """Write and record the day's digest file, then deliver it on every channel given;
+    returns (path, digest, reports). The one path for `tipwatch digest --send` and the daemon."""
+    path, digest = write_digest(db, day, digests_dir, sources_file)
+    if not channels:
+        return path, digest, []
+    digest_id = store.digest_for_day(db, digest["day"])["id"]
+    reports = deliver_digest(db, digest["day"], digest_id, story_order(digest), channels,
+                             digest["source_notes"], sleep=sleep)
+    return path, digest, reports
+
+
 def deliver_digest(db, day: str, digest_id: int, digest_ids: list[int], channels: dict[str, Channel],
                    source_notes: list[dict], *, sleep=time.sleep) -> list[ChannelReport]:
     """Queue the day's digest on every channel, then send what each channel has pending."""
@@ -121,7 +135,7 @@ def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], s
         elif day_has_items:
             report.note = "everything of the day was delivered already"
         else:
-            _empty_day(db, day, channel, source_notes, report)
+            _empty_day(db, day, channel, source_notes, report, sleep)
         return report
     digest = channel_digest(db, day, claimed, source_notes)
     messages = channel.messages(digest)
@@ -140,7 +154,7 @@ def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], s
     return report
 
 
-def _empty_day(db, day, channel, source_notes, report) -> ChannelReport:
+def _empty_day(db, day, channel, source_notes, report, sleep) -> ChannelReport:
     """A day with nothing flagged: a short note, once, where the channel asks for one."""
     if not channel.send_empty:
         report.note = "nothing new; no note (send_empty = false)"
@@ -151,7 +165,7 @@ def _empty_day(db, day, channel, source_notes, report) -> ChannelReport:
     digest = channel_digest(db, day, [], source_notes)
     try:
         for message in channel.messages(digest):
-            _send(channel, message, time.sleep)
+            _send(channel, message, sleep)
     except DeliveryError as exc:
         report.error = str(exc)
         return report

@@ -191,14 +191,15 @@ def digest(config: Config, day, send, dry_run, since, channels_file):
     if since:
         if send:
             fail("--since re-reads an older window; it never sends (drop --send)")
-        click.echo(digests.render_markdown(digests.build_digest(config.open_db(), day, since=since)), nl=False)
+        data = digests.build_digest(config.open_db(), day, since=since, sources_file=config.sources)
+        click.echo(digests.render_markdown(data), nl=False)
         return
     names = [n for n in (send or "").split(",") if n.strip()] or None
     channels = _channels(channels_file, names, dry_run) if (send or dry_run) else {}
     if dry_run:
         from alerts.outbox import preview
 
-        data = digests.build_digest(config.open_db(), day)
+        data = digests.build_digest(config.open_db(), day, sources_file=config.sources)
         click.echo(digests.render_markdown(data), nl=False)
         for line in preview(channels, data):
             click.echo(line)
@@ -216,16 +217,11 @@ def _channels(path, names, dry_run):
 
 
 def _write_and_send(config: Config, day: str, channels: dict) -> None:
-    from alerts.digest import story_order, write_digest
-    from alerts.outbox import deliver_digest
+    from alerts.digest import summary
+    from alerts.outbox import write_and_deliver
 
-    db = config.open_db()
-    path, data = write_digest(db, day, config.digests)
-    click.echo(f"digest: {path} ({data['total']} flagged articles in {data['story_count']} stories)")
-    if not channels:
-        return
-    digest_id = store.digest_for_day(db, day)["id"]
-    reports = deliver_digest(db, day, digest_id, story_order(data), channels, data["source_notes"])
+    path, data, reports = write_and_deliver(config.open_db(), day, config.digests, channels, config.sources)
+    click.echo(f"digest: {path} ({summary(data)})")
     for report in reports:
         click.echo(report.line())
     if any(report.failed for report in reports):
@@ -239,7 +235,7 @@ def run(config: Config, source_names, since, lookback_days, log_file, settings):
     """One full cycle for cron: crawl every enabled source, then write the digest.
 
     Holds the database's work lock: a second `run` (or a daemon job) meanwhile exits 1."""
-    from alerts.digest import write_digest
+    from alerts.digest import summary, write_digest
 
     from .crawl import source_lines
     from .lock import LockBusy, work_lock
@@ -250,8 +246,8 @@ def run(config: Config, source_names, since, lookback_days, log_file, settings):
             db = config.open_db()
             for line in source_lines(db, run_id):
                 click.echo(line)
-            path, data = write_digest(db, None, config.digests)
-            click.echo(f"digest: {path} ({data['total']} flagged articles in {data['story_count']} stories)")
+            path, data = write_digest(db, None, config.digests, config.sources)
+            click.echo(f"digest: {path} ({summary(data)})")
     except LockBusy as exc:
         fail(str(exc))
 

@@ -6,7 +6,6 @@ process; the daemon and the demo run it in a fresh subprocess each time.
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,11 +70,9 @@ def run_crawl(options: CrawlOptions) -> int:
     return spider.run_id
 
 
-def run_crawl_subprocess(options: CrawlOptions, extra_env: dict | None = None) -> int:
-    """`tipwatch crawl` in a fresh process (for callers that crawl more than once);
-    returns the crawl run's id."""
-    import os
-
+def crawl_command(options: CrawlOptions) -> list[str]:
+    """`tipwatch crawl` for a fresh process: the daemon crawls many times, and Scrapy's
+    reactor runs once per process."""
     args = [sys.executable, "-m", "pipeline.cli", "crawl", "--quiet", "--db", str(options.db),
             "--sources", str(options.sources_file)]
     for name in options.source_names:
@@ -84,13 +81,11 @@ def run_crawl_subprocess(options: CrawlOptions, extra_env: dict | None = None) -
         args += ["--since", options.since]
     if options.lookback_days is not None:
         args += ["--lookback-days", str(options.lookback_days)]
-    env = dict(os.environ, **(extra_env or {}))
-    done = subprocess.run(args, env=env, stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise CrawlError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else
-                         f"the crawl exited with status {done.returncode}")
-    db = store.open_db(options.db)
-    return store.latest_run_id(db)
+    if options.log_file:
+        args += ["--log-file", str(options.log_file)]
+    for name, value in options.settings.items():
+        args += ["-s", f"{name}={value}"]
+    return args
 
 
 # ---------------------------------------------------------------- reporting

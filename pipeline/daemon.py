@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from . import store
+from .crawl import CrawlOptions, crawl_command
 from .lock import LockBusy, work_lock
 from .schedule import JobSchedule, Schedule
 
@@ -86,9 +87,8 @@ class Daemon:
 
     def _crawl(self) -> None:
         started = time.monotonic()
-        args = [sys.executable, "-m", "pipeline.cli", "crawl", "--quiet", "--db", str(self.config.db),
-                "--sources", str(self.config.sources), "--log-file", str(self.crawl_log)]
-        self.child = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+        options = CrawlOptions(db=self.config.db, sources_file=self.config.sources, log_file=self.crawl_log)
+        self.child = subprocess.Popen(crawl_command(options), stderr=subprocess.PIPE, text=True)
         _, stderr = self.child.communicate()
         code, self.child = self.child.returncode, None
         if code != 0 and self.stopping.is_set():
@@ -119,27 +119,23 @@ class Daemon:
 
     def _digest(self, day: str | None) -> None:
         from alerts.channels import ChannelConfigError, load_channels
-        from alerts.digest import story_order, today, write_digest
-        from alerts.outbox import deliver_digest
+        from alerts.digest import summary, today, write_digest
+        from alerts.outbox import write_and_deliver
 
         db = store.open_db(self.config.db)
         day = day or today(self.schedule.timezone)
-        path, data = write_digest(db, day, self.config.digests)
-        stories = data["story_count"]
-        line = f"digest: {path} ({data['total']} articles in {stories} stor{'y' if stories == 1 else 'ies'})"
-        if self.schedule.send:
-            try:
-                channels = load_channels(names=list(self.schedule.send))
-            except ChannelConfigError as exc:
-                log.error("%s; not sent: %s", line, exc)
-                return
-            reports = deliver_digest(db, day, store.digest_for_day(db, day)["id"], story_order(data),
-                                     channels, data["source_notes"])
-            line += "; " + "; ".join(report.line() for report in reports)
-            if any(report.failed for report in reports):
-                log.error(line)
-                return
-        log.info(line)
+        try:
+            channels = load_channels(names=list(self.schedule.send)) if self.schedule.send else {}
+        except ChannelConfigError as exc:
+            path, data = write_digest(db, day, self.config.digests, self.config.sources)
+            log.error("digest: %s (%s); not sent: %s", path, summary(data), exc)
+            return
+        path, data, reports = write_and_deliver(db, day, self.config.digests, channels, self.config.sources)
+        line = "; ".join([f"digest: {path} ({summary(data)})", *(report.line() for report in reports)])
+        if any(report.failed for report in reports):
+            log.error(line)
+        else:
+            log.info(line)
 
     # ------------------------------------------------------------ running
 

@@ -10,7 +10,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from alerts.digest import write_digest
+from alerts.digest import summary, write_digest
 
 from . import store
 from .crawl import CrawlOptions, run_crawl
@@ -50,9 +50,9 @@ def run_demo(db_path: Path, digests_dir: Path):
         options = CrawlOptions(db=db_path, sources_file=sources_file, since=DEMO_SINCE,
                                log_file=db_path.parent / "demo-crawl.log", settings=DEMO_SETTINGS)
         run_id = run_crawl(options)
-    db = store.open_db(db_path)
-    seeds = import_seeds(db, str(profile_path()))
-    path, digest = write_digest(db, None, digests_dir)
+        db = store.open_db(db_path)
+        seeds = import_seeds(db, str(profile_path()))
+        path, digest = write_digest(db, None, digests_dir, sources_file)  # health judged on these sources
     yield from summary_lines(db, run_id, seeds, path, digest)
 
 
@@ -66,5 +66,5 @@ def summary_lines(db, run_id: int, seeds: list[dict], digest_path: Path, digest:
     yield f"{'seed':<8} {'-':>6} {len(seeds):>7} {flagged_seeds:>8} {0:>7}"
     yield ""
     yield f"database: {db.conn.execute('PRAGMA database_list').fetchone()[2]} ({store.article_count(db)} articles, {store.flagged_count(db)} flagged)"
-    yield f"digest:   {digest_path} ({digest['total']} flagged articles in {digest['story_count']} stories)"
+    yield f"digest:   {digest_path} ({summary(digest)})"
     yield f"browse:   .venv/bin/datasette {db.conn.execute('PRAGMA database_list').fetchone()[2]}"

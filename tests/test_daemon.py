@@ -73,7 +73,7 @@ def test_daemon_crawls_digests_and_stops_on_sigterm(tmp_path):
     assert db["articles"].count == 2
     lines = [line.split(" ", 3)[-1] for line in stderr.splitlines()]
     assert any(line.startswith("crawl: run 1 finished in ") and "2 stored, 2 flagged, 0 errors" in line for line in lines), stderr
-    assert any(line.startswith("digest: ") and "(2 articles in 1 story)" in line for line in lines), stderr
+    assert any(line.startswith("digest: ") and "(2 flagged articles in 1 story)" in line for line in lines), stderr
     # a crawl running at SIGTERM is asked to stop and may log its end in between
     assert "daemon: SIGTERM received; stopping" in lines and lines[-1] == "daemon: stopped", stderr
     assert not [line for line in lines if "Traceback" in line or line.startswith("crawl: failed")], stderr

@@ -52,3 +52,30 @@ def test_same_day_rewrites_same_file_next_day_sends_nothing_twice(db, tmp_path):
 def test_article_text_cannot_inject_markdown():
     assert md_escape("[click](http://evil.test) <script>") == "\\[click\\](http://evil.test) \\<script\\>"
     assert md_escape("line\nbreak\n## heading") == "line break \\#\\# heading"
+
+
+def test_footer_judges_health_by_the_sources_file_given(db, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from conftest import tipwatch
+
+    from crawler.runstats import SourceStats
+
+    stats = SourceStats()
+    stats.bump("requests", 4)
+    stats.bump("responses", 4)
+    stats.status_counts["2xx"] = 4
+    run_id = store.start_run(db, ["alpha"])
+    store.save_source_stats(db, run_id, "alpha", stats.as_row())
+    store.finish_run(db, run_id, "finished")
+    two_hours_ago = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=0).isoformat()
+    db["crawl_runs"].update(run_id, {"started_at": two_hours_ago})
+    entry = ('[[source]]\nname = "alpha"\ntitle = "a"\nlanguage = "en"\nfeeds = ["https://a.test/rss"]\n'
+             'article_pattern = "x"\nstale_after_hours = {}\n')
+    footers = []
+    for hours in (1, 48):
+        (tmp_path / "sources.toml").write_text(entry.format(hours))
+        tipwatch("digest", "--day", "2026-11-20", "--db", tmp_path / "tipwatch.db",
+                 "--sources", tmp_path / "sources.toml", "--digests-dir", tmp_path / "digests")
+        footers.append("Sources needing attention" in (tmp_path / "digests" / "2026-11-20.md").read_text())
+    assert footers == [True, False]
