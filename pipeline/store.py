@@ -13,7 +13,7 @@ import sqlite_utils
 
 from .urls import url_key
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utcnow() -> str:
@@ -45,6 +45,7 @@ def migrate(db: sqlite_utils.Database) -> None:
             db.execute("ALTER TABLE digest_items ADD COLUMN follow_up_of TEXT")
         _create_delivery_tables(db)
         _create_validator_tables(db)
+        _create_model_tables(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -86,6 +87,10 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         "classified_at": str,
     }, pk="article_id", foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
     db["classifications"].create_index(["flagged"], if_not_exists=True)
+    # v3 → v4: each decision is explained (rule points, model probability, the reason)
+    for column, kind in (("rules", str), ("probability", float), ("model_version", str), ("reason", str)):
+        if column not in db["classifications"].columns_dict:
+            db["classifications"].add_column(column, kind)
     db["crawl_runs"].create({
         "id": int, "started_at": str, "finished_at": str, "sources": str, "status": str,
     }, pk="id", if_not_exists=True)
@@ -194,6 +199,11 @@ def save_classification(db: sqlite_utils.Database, article_id: int, result: dict
     row = {
         "article_id": article_id,
         "profile_version": result["profile_version"],
+        "rules": json.dumps(result.get("rules") or {}, ensure_ascii=False, sort_keys=True),
+        "probability": (None if result.get("probability") is None
+                        else round(float(result["probability"]), 4)),
+        "model_version": result.get("model_version"),
+        "reason": result.get("reason"),
         "score": round(float(result["score"]), 4),
         "flagged": int(bool(result["flagged"])),
         "matched_terms": json.dumps(result.get("matched_terms", []), ensure_ascii=False),
@@ -221,6 +231,19 @@ def flagged_count(db: sqlite_utils.Database, source: str | None = None) -> int:
         sql += " AND a.source = ?"
         params.append(source)
     return db.execute(sql, params).fetchone()[0]
+
+
+# ---------------------------------------------------------------- labels and models
+
+def _create_model_tables(db: sqlite_utils.Database) -> None:
+    # the analyst's verdicts: one per article, the latest wins
+    db["labels"].create({"article_id": int, "label": int, "note": str, "labelled_at": str},
+                        pk="article_id", foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
+    # every model `tipwatch train` made; the newest is the one in use
+    db["models"].create({
+        "version": str, "trained_at": str, "path": str, "n_train": int, "n_analyst": int,
+        "precision": float, "recall": float, "f1": float, "scores": str,
+    }, pk="version", if_not_exists=True)
 
 
 # ---------------------------------------------------------------- crawl records
