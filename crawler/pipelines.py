@@ -17,6 +17,7 @@ from scrapy.exceptions import DropItem
 from pipeline import store
 from pipeline.process import process_page
 from pipeline.paths import profile_path
+from pipeline.training import active_model_path
 from pipeline.urls import normalize, same_site, url_key
 
 
@@ -38,6 +39,7 @@ class ArticlePipeline:
         self.profile = profile
         self.min_chars = min_chars
         self.pool: ProcessPoolExecutor | None = None
+        self.model_path: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -53,13 +55,19 @@ class ArticlePipeline:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self.pool
 
+    def _model_path(self, spider) -> str | None:
+        # resolved once, on the first article: the model in use is recorded in the database
+        if self.model_path is None:
+            self.model_path = str(active_model_path(spider.db))
+        return self.model_path
+
     def close_spider(self, spider=None):
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
     async def process_item(self, item):
         spider = self.crawler.spider
-        future = self._pool().submit(process_page, item, self.profile, self.min_chars)
+        future = self._pool().submit(process_page, item, self.profile, self.min_chars, self._model_path(spider))
         result = await asyncio.wrap_future(future)
         source, stats = item["source"], spider.stats_by_source[item["source"]]
         if not result["ok"]:

@@ -133,6 +133,16 @@ class _Index:
 
 
 @dataclass(frozen=True)
+class ModelPolicy:
+    """How the trained model's probability may overturn the rules (the [model] table)."""
+    use: bool = True
+    rescue: float = 0.85  # below the threshold: flag when p >= rescue and score >= evidence
+    evidence: float = 1.0
+    veto: float = 0.1  # at or above the threshold: unflag when p < veto and score < strong
+    strong: float = 6.0
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     version: str
@@ -148,6 +158,7 @@ class Profile:
     terms: tuple[Term, ...]
     indexes: tuple[tuple[str, _Index], ...]  # per matching mode
     owners: dict  # term id -> indexes into rules + tags of the rules/tags it is a main term of
+    model: ModelPolicy = ModelPolicy()
 
     def field_weight(self, fieldname: str) -> float:
         for name, weight in self.field_weights:
@@ -457,9 +468,9 @@ def load_profile(path: str | Path = DEFAULT_PROFILE) -> Profile:
 def compile_profile(data: dict, *, version_seed: bytes = b"", path: str = "") -> Profile:
     """Compile an already-parsed profile mapping (see :func:`load_profile`)."""
     for key in data:
-        if key not in ("profile", "fields", "rule", "subtopic", "country"):
+        if key not in ("profile", "fields", "model", "rule", "subtopic", "country"):
             raise ProfileError(f"profile: key '{key}' is not a known section "
-                               "(known: profile, fields, rule, subtopic, country)")
+                               "(known: profile, fields, model, rule, subtopic, country)")
     head = data.get("profile", {})
     if not isinstance(head, dict):
         raise ProfileError("profile: key 'profile' must be a table")
@@ -514,7 +525,26 @@ def compile_profile(data: dict, *, version_seed: bytes = b"", path: str = "") ->
         field_weights=weights, repeat_decay=decay, max_hits=max_hits,
         language_mode=language_mode, rules=sections["rule"],
         tags=sections["subtopic"] + sections["country"], terms=terms, indexes=indexes,
-        owners={k: tuple(v) for k, v in owners.items()})
+        owners={k: tuple(v) for k, v in owners.items()}, model=_model_policy(data.get("model", {})))
+
+
+def _model_policy(table: Any) -> ModelPolicy:
+    if not isinstance(table, dict):
+        raise ProfileError("model: must be a table (use, rescue, evidence, veto, strong)")
+    known = {"use", "rescue", "evidence", "veto", "strong"}
+    for key in table:
+        if key not in known:
+            raise ProfileError(f"model: key '{key}' is not a known key (known: {', '.join(sorted(known))})")
+    default = ModelPolicy()
+    values = {"use": _boolean("model", "use", table.get("use", default.use))}
+    for key in ("rescue", "veto"):
+        value = _number("model", key, table.get(key, getattr(default, key)), minimum=0)
+        if value > 1:
+            raise ProfileError(f"model: key '{key}' is a probability, between 0 and 1, got {value!r}")
+        values[key] = value
+    for key in ("evidence", "strong"):
+        values[key] = _number("model", key, table.get(key, getattr(default, key)), minimum=0)
+    return ModelPolicy(**values)
 
 
 # --------------------------------------------------------------------------- one field
@@ -540,9 +570,12 @@ class _Field:
         for mode, index in profile.indexes:
             if mode == "fold":
                 source = _fold(self.low)
-                words = _WORD_SPLIT.split(source)[1::2]
-                if len(words) != len(self.words):
-                    words = [_fold(w) for w in self.words]
+                if source == self.low:  # nothing folded (most English): no second split
+                    words = self.words
+                else:
+                    words = _WORD_SPLIT.split(source)[1::2]
+                    if len(words) != len(self.words):
+                        words = [_fold(w) for w in self.words]
             elif mode == "case":
                 source = _canon_tones(self.text)
                 words = _WORD_SPLIT.split(source)[1::2]
@@ -584,17 +617,21 @@ class _Field:
         """Record every occurrence of every term: (start word, end word) per term id."""
         found, gaps, n = self.matches, self.gaps, len(words)
         lookup = index.first  # word -> slots of terms anchored on it
+        distinct = set(words)
+        anchors = set(index.keys.intersection(distinct))  # at C speed; most articles match little
         active = [(p, slot) for p, slot in index.prefixes.items() if p in source]
         if active:  # words in this text that a prefix term ("traffick*") anchors on
             lookup = dict(lookup)
-            for w in set(words):
+            for w in distinct:
                 for prefix, slot in active:
                     if w.startswith(prefix):
                         lookup[w] = lookup.get(w, ()) + (slot,)
+                        anchors.add(w)
         where: dict[str, list[int]] = {}
-        for i, w in enumerate(words):
-            if w in lookup:
-                where.setdefault(w, []).append(i)
+        if anchors:
+            for i, w in enumerate(words):
+                if w in anchors:
+                    where.setdefault(w, []).append(i)
         todo = [(slot, positions) for w, positions in where.items() for slot in lookup[w]]
         for slot, positions in todo:
             for i in positions:
@@ -798,7 +835,7 @@ def classify(profile: Profile, *, title: str, text: str, language: str | None) -
     """Score one article. Pure: same profile and article, same result."""
     fields = _prepare(profile, title, text, language)
     hits = _hits(profile, fields)
-    score, _ = _score(profile, hits)
+    score, totals = _score(profile, hits)
     positive = [h for h in hits if h["value"] > 0]
     best: dict[str, tuple[float, float, int]] = {}
     for h in positive:
@@ -813,6 +850,7 @@ def classify(profile: Profile, *, title: str, text: str, language: str | None) -
     return {
         "score": round(score, 3),
         "flagged": score >= profile.threshold,
+        "rules": {name: round(points, 3) for name, points in totals.items() if points},
         "matched_terms": matched,
         "snippet": _snippet(hits, fields),
         "subtopics": subtopics,
@@ -833,3 +871,8 @@ def explain(profile: Profile, *, title: str, text: str, language: str | None) ->
                   "surface": h["surface"], "word": h["start"], "value": h["value"]}
                  for h in hits],
     }
+
+
+def normalize(text: str) -> str:
+    """The text as the rules see it: NFC, lower case, one Vietnamese tone placement."""
+    return _lower(_nfc(text))

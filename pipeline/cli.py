@@ -11,7 +11,10 @@ from pathlib import Path
 import click
 
 from . import paths, store
+from .classify import ProfileError
 from .crawl import CrawlError
+from .labelled import LabelledError
+from .model import ModelError
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def common_options(command):
         except (OSError, sqlite3.DatabaseError) as exc:
             # a path that cannot be written, a locked or corrupt database: one line, no traceback
             fail(f"{exc.__class__.__name__}: {exc}")
-        except CrawlError as exc:
+        except (CrawlError, ProfileError, LabelledError, ModelError) as exc:
             fail(str(exc))
     return wrapper
 
@@ -162,7 +165,91 @@ def classify(config: Config, all_articles):
 
     counts = reclassify(config.open_db(), str(config.profile))
     click.echo(f"{counts['articles']} articles classified, {counts['changed']} changed, "
-               f"{counts['flagged']} flagged")
+               f"{counts['flagged']} flagged (model {counts['model']})")
+
+
+def _stage(config: Config, rules_only: bool = False, profile: Path | None = None):
+    """The topic stage in use: the profile, and the database's model (the base model when
+    the database has none or does not exist yet)."""
+    from .topic import load_stage
+    from .training import active_model_path, base_model_path
+
+    model = None
+    if not rules_only:
+        model = active_model_path(config.open_db()) if config.db.exists() else base_model_path()
+    return load_stage(str(profile or config.profile), model and str(model))
+
+
+@cli.command("eval")
+@common_options
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--errors", is_flag=True, help="Also list the misclassified items with the reason.")
+@click.option("--rules-only", is_flag=True, help="Score the rules alone, without the model.")
+def eval_command(config: Config, file, errors, rules_only):
+    """Precision and recall on a labelled JSONL file, as one JSON object."""
+    import json
+
+    from .evaluate import evaluate
+    from .labelled import read_jsonl
+
+    report = evaluate(_stage(config, rules_only), read_jsonl(file), errors=errors)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@cli.group()
+def rules():
+    """Work on the topic profile (the rules)."""
+
+
+@rules.command("test")
+@common_options
+@click.option("--against", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The profile in use to compare with (default: the active profile).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def rules_test_command(config: Config, against, as_json):
+    """Dry-run a changed profile (--profile FILE) against the active one."""
+    import json
+
+    from .rulestest import report_lines, rules_test
+
+    candidate = _stage(config)
+    active = _stage(config, profile=against or paths.profile_path(None))
+    db = config.open_db() if config.db.exists() else None
+    report = rules_test(active, candidate, db)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else "\n".join(report_lines(report)))
+
+
+@cli.command()
+@common_options
+@click.argument("ref", metavar="ID_OR_URL")
+@click.argument("verdict", type=click.Choice(["yes", "no"]))
+@click.option("--note", default=None, help="Why (kept with the label).")
+def label(config: Config, ref, verdict, note):
+    """Record the analyst's verdict on a stored article: about trafficking (yes) or not (no)."""
+    db = config.open_db()
+    article = store.article_ref(db, ref)
+    if article is None:
+        fail(f"no stored article has the id or URL {ref!r}")
+    previous = store.save_label(db, article["id"], verdict == "yes", note)
+    change = "" if previous is None else f" (was {'yes' if previous else 'no'})"
+    click.echo(f"article {article['id']} labelled {verdict}{change}: {article['title']}")
+
+
+@cli.command()
+@common_options
+def train(config: Config):
+    """Retrain the model from the shipped and the analyst's labels; score it on the test split."""
+    from .classify import load_profile
+    from .training import train as train_model
+
+    result = train_model(config.open_db(), config.db, load_profile(config.profile))
+    click.echo(f"model {result['version']}: {result['n_train']} examples ({result['n_analyst']} analyst labels)"
+               f", saved to {result['path']}")
+    for name, figures in result["scores"].items():
+        langs = ", ".join(f"{lang} P {v['precision']} R {v['recall']}" for lang, v in figures["by_lang"].items())
+        click.echo(f"held-out test split ({result['n_test']}), {name.replace('_', ' ')}: "
+                   f"P {figures['precision']} R {figures['recall']} F1 {figures['f1']} [{langs}]")
+    click.echo("run `tipwatch classify --all` to apply it to the stored articles")
 
 
 @cli.command()
@@ -304,6 +391,18 @@ def status(config: Config, as_json):
         return
     for line in status_table(rows):
         click.echo(line)
+
+
+@cli.command()
+@common_options
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 exposes the database to your network, without a login).")
+def serve(config: Config, port, host):
+    """Browse the database in Datasette (read-only): search, facets and ready-made queries."""
+    from .serve import serve as serve_datasette
+
+    serve_datasette(config.db, host, port)
 
 
 def main():

@@ -25,3 +25,11 @@ def digests_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 def profile_path(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get("TIPWATCH_PROFILE") or SEEDS_DIR / "topics" / "trafficking.toml")
+
+
+def cache_dir() -> Path:
+    """Where tipwatch caches what it can rebuild (the base topic model) [env TIPWATCH_CACHE]."""
+    explicit = os.environ.get("TIPWATCH_CACHE")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tipwatch"

@@ -1,28 +1,22 @@
 """One fetched page → extracted, classified article, as plain data.
 
 `process_page` is what runs in the extraction worker processes: it takes and
-returns plain dicts (picklable), loads the topic profile once per process, and
-never touches the database.
+returns plain dicts (picklable), loads the topic profile and model once per
+process, and never touches the database.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
-from . import classify as topic
 from .extract import ExtractionError, ExtractOptions, decode_html, extract_article
+from .topic import load_stage
 
 
-@lru_cache(maxsize=4)
-def _profile(path: str):
-    return topic.load_profile(path)
+def classify_article(profile_path: str, article: dict, model_path: str | None = None) -> dict:
+    """Rules, and the model when a model file is given (see pipeline/topic.py)."""
+    return load_stage(str(profile_path), model_path and str(model_path)).classify(
+        title=article.get("title") or "", text=article.get("text") or "", language=article.get("language"))
 
 
-def classify_article(profile_path: str, article: dict) -> dict:
-    return topic.classify(_profile(profile_path), title=article.get("title") or "",
-                          text=article.get("text") or "", language=article.get("language"))
-
-
-def process_page(page: dict, profile_path: str, min_chars: int = 200) -> dict:
+def process_page(page: dict, profile_path: str, min_chars: int = 200, model_path: str | None = None) -> dict:
     """page: url, body (bytes), encoding (declared or None), language (source's).
     Returns {"ok": True, "article": {...}, "classification": {...}} or
     {"ok": False, "kind": "extraction", "detail": reason}."""
@@ -34,4 +28,5 @@ def process_page(page: dict, profile_path: str, min_chars: int = 200) -> dict:
         return {"ok": False, "kind": "extraction", "detail": str(exc)}
     except Exception as exc:  # a parser crash on one hostile page must not end the run
         return {"ok": False, "kind": "parse", "detail": f"{exc.__class__.__name__}: {exc}"}
-    return {"ok": True, "article": article, "classification": classify_article(profile_path, article)}
+    return {"ok": True, "article": article,
+            "classification": classify_article(profile_path, article, model_path)}

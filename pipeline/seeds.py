@@ -10,6 +10,7 @@ from pathlib import Path
 from . import store
 from .paths import CORPUS_DIR, SEEDS_DIR
 from .process import classify_article
+from .training import active_model_path
 
 SEED_SOURCE = "seed"
 # page chrome that survives in copied article text: a page-header "today" date, the
@@ -56,9 +57,10 @@ def load_corpus(meta_file: Path = SEEDS_DIR / "corpus.toml", corpus_dir: Path = 
 def import_seeds(db, profile_path: str) -> list[dict]:
     """Store and classify every seed; returns [{id, title, flagged}] (idempotent)."""
     results = []
+    model = str(active_model_path(db))
     for article in load_corpus():
         article_id = store.save_article(db, article)
-        classification = classify_article(profile_path, article)
+        classification = classify_article(profile_path, article, model)
         store.save_classification(db, article_id, classification)
         results.append({"id": article_id, "title": article["title"], "flagged": classification["flagged"]})
     return results

@@ -246,6 +246,45 @@ def _create_model_tables(db: sqlite_utils.Database) -> None:
     }, pk="version", if_not_exists=True)
 
 
+def db_file(db: sqlite_utils.Database) -> Path | None:
+    """The file behind an open database (None in memory)."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    return Path(row[2]) if row and row[2] else None
+
+
+def save_label(db: sqlite_utils.Database, article_id: int, label: int, note: str | None) -> int | None:
+    """Record the analyst's verdict on an article; returns the previous label (None if new)."""
+    row = db.execute("SELECT label FROM labels WHERE article_id = ?", [article_id]).fetchone()
+    with db.conn:
+        db["labels"].upsert({"article_id": article_id, "label": int(label), "note": note,
+                             "labelled_at": utcnow()}, pk="article_id")
+    return row[0] if row else None
+
+
+def labelled_articles(db: sqlite_utils.Database) -> list[dict]:
+    return list(db.query("""SELECT a.id, a.title, a.text, a.language, l.label FROM labels l
+                            JOIN articles a ON a.id = l.article_id ORDER BY a.id"""))
+
+
+def save_model(db: sqlite_utils.Database, record: dict) -> None:
+    with db.conn:
+        db["models"].upsert(dict(record, trained_at=utcnow()), pk="version")
+
+
+def trained_models(db: sqlite_utils.Database) -> list[dict]:
+    """Every recorded model, newest first."""
+    return list(db.query("SELECT * FROM models ORDER BY trained_at DESC, rowid DESC"))
+
+
+def article_ref(db: sqlite_utils.Database, ref: str) -> dict | None:
+    """An article by its id or by any URL it was seen under."""
+    article_id = int(ref) if ref.strip().isdigit() else article_id_for_url(db, ref.strip())
+    if article_id is None:
+        return None
+    rows = list(db.query("SELECT id, url, title FROM articles WHERE id = ?", [article_id]))
+    return rows[0] if rows else None
+
+
 # ---------------------------------------------------------------- crawl records
 
 def start_run(db: sqlite_utils.Database, sources: list[str]) -> int:

@@ -265,8 +265,9 @@ def test_snippet_when_nothing_matches_is_the_lead(profile):
 
 def test_result_shape(profile):
     r = run(profile, "", "Human trafficking in Cambodia.", "en")
-    assert set(r) == {"score", "flagged", "matched_terms", "snippet", "subtopics", "countries",
+    assert set(r) == {"score", "flagged", "rules", "matched_terms", "snippet", "subtopics", "countries",
                       "profile_version"}
+    assert r["rules"] == {"tip-core": 3.0}
     assert isinstance(r["score"], float) and isinstance(r["flagged"], bool)
     assert r["profile_version"].startswith("trafficking@") and len(r["profile_version"]) == 12 + 12
     assert r["countries"] == ["Cambodia"]

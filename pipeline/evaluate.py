@@ -1,0 +1,81 @@
+"""Precision and recall of the topic stage on labelled examples (`tipwatch eval`, `rules test`).
+
+Pure functions of examples and predictions; the figures are plain JSON-ready dicts.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from .labelled import Example
+from .topic import TopicStage
+
+BATCH = 256
+
+
+def classify_examples(stage: TopicStage, examples: Sequence[Example]) -> list[dict]:
+    results: list[dict] = []
+    for start in range(0, len(examples), BATCH):
+        batch = examples[start:start + BATCH]
+        results.extend(stage.classify_many([{"title": ex.title, "text": ex.text, "language": ex.lang or None}
+                                            for ex in batch]))
+    return results
+
+
+def evaluate(stage: TopicStage, examples: Sequence[Example], *, errors: bool = False) -> dict:
+    """The figures `tipwatch eval` prints: overall, by language and by kind (+ the errors)."""
+    results = classify_examples(stage, examples)
+    report = figures(examples, [r["flagged"] for r in results])
+    unlabelled = sum(ex.label is None for ex in examples)
+    if unlabelled:
+        report["unlabelled"] = unlabelled
+    report["profile_version"] = stage.profile.version
+    report["model_version"] = stage.model.version if stage.model and stage.profile.model.use else None
+    if errors:
+        report["errors"] = [_error(ex, r) for ex, r in zip(examples, results)
+                            if ex.label is not None and bool(ex.label) != r["flagged"]]
+    return report
+
+
+def figures(examples: Sequence[Example], flags: Sequence[bool]) -> dict:
+    """metrics() overall, by language and by kind."""
+    report = metrics(examples, flags)
+    report["by_lang"] = _grouped(examples, flags, lambda ex: ex.lang or "und")
+    report["by_kind"] = _grouped(examples, flags, lambda ex: ex.kind or "(none)")
+    return report
+
+
+def metrics(examples: Iterable[Example], predicted: Iterable[bool]) -> dict:
+    tp = fp = fn = tn = 0
+    for ex, flag in zip(examples, predicted):
+        if ex.label is None:
+            continue
+        if ex.label:
+            tp, fn = tp + bool(flag), fn + (not flag)
+        else:
+            fp, tn = fp + bool(flag), tn + (not flag)
+    precision = _ratio(tp, tp + fp)
+    recall = _ratio(tp, tp + fn)
+    f1 = (None if precision is None or recall is None
+          else round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0)
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "tp": tp, "fp": fp, "fn": fn, "tn": tn, "n": tp + fp + fn + tn}
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    # undefined (no positives predicted, or none labelled) is null, not a made-up 0 or 1
+    return round(part / whole, 4) if whole else None
+
+
+def _grouped(examples: Sequence[Example], flags: Sequence[bool], key) -> dict:
+    groups: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault(key(ex), []).append(i)
+    return {name: metrics([examples[i] for i in idx], [flags[i] for i in idx])
+            for name, idx in sorted(groups.items())}
+
+
+def _error(ex: Example, result: dict) -> dict:
+    return {"id": ex.id, "label": ex.label, "flagged": result["flagged"], "lang": ex.lang, "kind": ex.kind,
+            "title": ex.title[:160], "reason": result["reason"], "score": result["score"],
+            "rules": result["rules"], "matched_terms": result["matched_terms"][:8],
+            "probability": None if result["probability"] is None else round(result["probability"], 4)}

@@ -1,0 +1,86 @@
+"""`tipwatch rules test`: what a changed profile would do, before it is switched on.
+
+Both profiles are scored with the same model on the labelled sets (shipped train and
+test splits, the analyst's labels) and on every stored article; the report lists the
+stored articles the candidate would newly flag or unflag.
+"""
+from __future__ import annotations
+
+from . import labelled, store
+from .evaluate import BATCH, evaluate
+from .topic import TopicStage
+
+SUMMARY_KEYS = ("precision", "recall", "f1", "tp", "fp", "fn", "tn", "n")
+
+
+def labelled_sets(db) -> dict[str, list[labelled.Example]]:
+    sets = {"shipped train": labelled.shipped("train"), "shipped test": labelled.shipped("test")}
+    if db is not None:
+        sets["analyst labels"] = [
+            labelled.Example(id=f"article:{r['id']}", title=r["title"] or "", text=r["text"] or "",
+                             lang=r["language"] or "", label=r["label"], origin="analyst")
+            for r in store.labelled_articles(db)]
+    return sets
+
+
+def rules_test(active: TopicStage, candidate: TopicStage, db=None) -> dict:
+    report = {"active": active.profile.version, "candidate": candidate.profile.version,
+              "model": candidate.model.version if candidate.model else None, "labelled": {}}
+    for name, examples in labelled_sets(db).items():
+        if examples:
+            report["labelled"][name] = {which: _summary(evaluate(stage, examples))
+                                        for which, stage in (("active", active), ("candidate", candidate))}
+    report.update(_stored_changes(active, candidate, db) if db is not None else
+                  {"stored": 0, "newly_flagged": [], "newly_unflagged": []})
+    return report
+
+
+def _summary(figures: dict) -> dict:
+    out = {k: figures[k] for k in SUMMARY_KEYS}
+    out["by_lang"] = {lang: {k: v[k] for k in ("precision", "recall", "n")}
+                      for lang, v in figures["by_lang"].items()}
+    return out
+
+
+def _stored_changes(active: TopicStage, candidate: TopicStage, db) -> dict:
+    flagged, unflagged, seen = [], [], 0
+    batch: list[dict] = []
+    for article in store.iter_articles(db):
+        batch.append(article)
+        if len(batch) == BATCH:
+            seen += _compare(active, candidate, batch, flagged, unflagged)
+            batch = []
+    seen += _compare(active, candidate, batch, flagged, unflagged)
+    return {"stored": seen, "newly_flagged": flagged, "newly_unflagged": unflagged}
+
+
+def _compare(active, candidate, batch, flagged, unflagged) -> int:
+    if not batch:
+        return 0
+    for article, old, new in zip(batch, active.classify_many(batch), candidate.classify_many(batch)):
+        if old["flagged"] != new["flagged"]:
+            row = {"id": article["id"], "title": article["title"], "score_active": old["score"],
+                   "score_candidate": new["score"], "reason": new["reason"]}
+            (flagged if new["flagged"] else unflagged).append(row)
+    return len(batch)
+
+
+def report_lines(report: dict) -> list[str]:
+    lines = [f"active profile {report['active']}, candidate {report['candidate']}, model {report['model']}"]
+    for name, pair in report["labelled"].items():
+        for which in ("active", "candidate"):
+            f = pair[which]
+            langs = ", ".join(f"{lang} P {_pct(v['precision'])} R {_pct(v['recall'])}"
+                              for lang, v in f["by_lang"].items())
+            lines.append(f"{name:15} {which:9} P {_pct(f['precision'])} R {_pct(f['recall'])} "
+                         f"F1 {_pct(f['f1'])} (n {f['n']}; fp {f['fp']}, fn {f['fn']})  [{langs}]")
+    lines.append(f"stored articles: {report['stored']}; newly flagged {len(report['newly_flagged'])}, "
+                 f"newly unflagged {len(report['newly_unflagged'])}")
+    for sign, rows in (("+", report["newly_flagged"]), ("-", report["newly_unflagged"])):
+        lines.extend(f"  {sign} {r['id']}: {r['title']} ({r['score_active']:g} → {r['score_candidate']:g})"
+                     for r in rows)
+    return lines
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

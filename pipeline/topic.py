@@ -1,0 +1,65 @@
+"""The topic stage: the rules (classify.py) and the trained model (model.py), one explained decision.
+
+The rules decide, and the model may overturn them only at the margins, as the profile's
+[model] table allows (see :func:`decide`): an article the rules found some evidence in but
+too little is flagged when the model is confident; an article that just reached the rules'
+threshold is dropped when the model is confident it is not about trafficking. Every result
+carries the rule points, the model's probability and a one-line reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+from . import classify as rules
+from .classify import ModelPolicy, Profile
+from .model import TopicModel, load as load_model
+
+
+@dataclass(frozen=True)
+class TopicStage:
+    profile: Profile
+    model: TopicModel | None = None
+
+    def classify(self, *, title: str, text: str, language: str | None) -> dict:
+        return self.classify_many([{"title": title, "text": text, "language": language}])[0]
+
+    def classify_many(self, docs: Sequence[dict]) -> list[dict]:
+        """Classify documents (title, text, language); the model scores them in one batch."""
+        results = [rules.classify(self.profile, title=d.get("title") or "", text=d.get("text") or "",
+                                  language=d.get("language")) for d in docs]
+        use_model = self.model is not None and self.profile.model.use
+        probabilities = (self.model.probabilities([(d.get("title") or "", d.get("text") or "") for d in docs])
+                         if use_model else [None] * len(docs))
+        for result, probability in zip(results, probabilities):
+            flagged, reason = decide(result["score"], self.profile.threshold, probability, self.profile.model)
+            result.update(flagged=flagged, reason=reason, probability=probability,
+                          model_version=self.model.version if use_model else None)
+            if not flagged:
+                result["subtopics"] = []  # subtopics describe flagged stories only
+        return results
+
+
+def decide(score: float, threshold: float, probability: float | None, policy: ModelPolicy) -> tuple[bool, str]:
+    """Flagged or not, and why. Pure: the whole decision policy is here."""
+    points = f"rules {score:g}"
+    if probability is None:
+        if score >= threshold:
+            return True, f"{points} ≥ threshold {threshold:g}"
+        return False, f"{points} < threshold {threshold:g}"
+    model = f"model {probability:.2f}"
+    if score >= threshold:
+        if probability < policy.veto and score < policy.strong:
+            return False, f"{points} ≥ threshold {threshold:g}, but {model} < veto {policy.veto:g}"
+        return True, f"{points} ≥ threshold {threshold:g}; {model}"
+    if probability >= policy.rescue and score >= policy.evidence:
+        return True, f"{points} < threshold {threshold:g}, but {model} ≥ rescue {policy.rescue:g}"
+    return False, f"{points} < threshold {threshold:g}; {model}"
+
+
+@lru_cache(maxsize=4)
+def load_stage(profile_path: str, model_path: str | None = None) -> TopicStage:
+    """The stage for a profile file and a model file (None: rules only). Cached per process."""
+    model = load_model(model_path) if model_path else None
+    return TopicStage(rules.load_profile(profile_path), model)

@@ -1,0 +1,67 @@
+"""Which model is in use, and `tipwatch train`: retrain from shipped + analyst labels, score, record.
+
+Models live beside the database, in `<db folder>/models/<version>.joblib`, and each one
+`tipwatch train` made has a row in the `models` table; the newest is in use. A database with
+no trained model uses the base model: trained from the shipped training split alone, on first
+use, and cached (per scikit-learn version) in tipwatch's cache folder.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import labelled, model as topic_model, store
+from .evaluate import evaluate, figures
+from .paths import cache_dir
+from .topic import TopicStage
+
+
+def models_dir(db_path: Path) -> Path:
+    return Path(db_path).parent / "models"
+
+
+def base_model_path() -> Path:
+    """The model trained from the shipped training split only (trained once, then cached)."""
+    examples = labelled.shipped("train")
+    path = cache_dir() / "models" / f"base-{topic_model.version_of(examples)}.joblib"
+    if not path.exists():
+        topic_model.save(topic_model.train(examples), path)
+    return path
+
+
+def active_model_path(db) -> Path:
+    """The newest model `tipwatch train` recorded in this database, else the base model."""
+    for row in store.trained_models(db):
+        if Path(row["path"]).exists():
+            return Path(row["path"])
+    return base_model_path()
+
+
+def training_examples(db) -> list[labelled.Example]:
+    """The shipped training split, then the analyst's labels (never the held-out test split)."""
+    analyst = [labelled.Example(id=f"article:{row['id']}", title=row["title"] or "", text=row["text"] or "",
+                                lang=row["language"] or "", label=row["label"], origin="analyst")
+               for row in store.labelled_articles(db)]
+    return labelled.shipped("train") + analyst
+
+
+def train(db, db_path: Path, profile) -> dict:
+    """Train on shipped + analyst labels, score on the held-out test split, save and record."""
+    examples = training_examples(db)
+    trained = topic_model.train(examples)
+    path = topic_model.save(trained, models_dir(db_path) / f"{trained.version}.joblib")
+    test = labelled.shipped("test")
+    scores = {"combined": evaluate(TopicStage(profile, trained), test),
+              "model_only": _model_only(trained, test)}
+    overall = scores["combined"]
+    record = {"version": trained.version, "path": str(path.resolve()),
+              "n_train": len(examples), "n_analyst": sum(ex.origin == "analyst" for ex in examples),
+              "precision": overall["precision"], "recall": overall["recall"], "f1": overall["f1"],
+              "scores": json.dumps(scores, ensure_ascii=False)}
+    store.save_model(db, record)
+    return dict(record, scores=scores, n_test=len(test))
+
+
+def _model_only(trained: topic_model.TopicModel, examples) -> dict:
+    probabilities = trained.probabilities([(ex.title, ex.text) for ex in examples])
+    return figures(examples, [p >= 0.5 for p in probabilities])
