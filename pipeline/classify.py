@@ -577,6 +577,9 @@ class _Field:
                     if len(words) != len(self.words):
                         words = [_fold(w) for w in self.words]
             elif mode == "case":
+                if not index.prefixes and index.unsegmented is None and \
+                        not any(key in self.text for key in index.keys):
+                    continue  # few case-sensitive terms (acronyms): skip a third split when absent
                 source = _canon_tones(self.text)
                 words = _WORD_SPLIT.split(source)[1::2]
                 if len(words) != len(self.words):
