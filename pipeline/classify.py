@@ -136,7 +136,7 @@ class _Index:
 class ModelPolicy:
     """How the trained model's probability may overturn the rules (the [model] table)."""
     use: bool = True
-    rescue: float = 0.85  # below the threshold: flag when p >= rescue and score >= evidence
+    rescue: float = 0.65  # below the threshold: flag when p >= rescue and score >= evidence
     evidence: float = 1.0
     veto: float = 0.1  # at or above the threshold: unflag when p < veto and score < strong
     strong: float = 6.0

@@ -13,6 +13,10 @@ from conftest import REPO, article, tipwatch
 POLICY = ModelPolicy(use=True, rescue=0.85, evidence=1.0, veto=0.1, strong=6.0)
 
 
+def test_shipped_policy_is_the_default():
+    assert load_profile(REPO / "seeds/topics/trafficking.toml").model == ModelPolicy()
+
+
 @pytest.mark.parametrize("score, probability, flagged, reason", [
     (0.0, None, False, "rules 0 < threshold 3"),
     (3.0, None, True, "rules 3 ≥ threshold 3"),
@@ -32,10 +36,10 @@ def test_model_policy_errors_name_the_key(tmp_path):
 
     text = (REPO / "seeds/topics/trafficking.toml").read_text(encoding="utf-8")
     bad = tmp_path / "p.toml"
-    bad.write_text(text + "\n[model]\nrescue = 1.5\n", encoding="utf-8")
+    bad.write_text(text.replace("\nrescue = 0.65\n", "\nrescue = 1.5\n"), encoding="utf-8")
     with pytest.raises(ProfileError, match="model: key 'rescue' is a probability"):
         load_profile(bad)
-    bad.write_text(text + "\n[model]\nveto_below = 0.1\n", encoding="utf-8")
+    bad.write_text(text.replace("\nveto = 0.1\n", "\nveto_below = 0.1\n"), encoding="utf-8")
     with pytest.raises(ProfileError, match="model: key 'veto_below' is not a known key"):
         load_profile(bad)
 
