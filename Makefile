@@ -17,10 +17,15 @@ demo: $(STAMP)
 	$(BIN)/tipwatch demo
 
 test: $(STAMP)
+	sh scripts/test-bootstrap.sh
 	$(BIN)/python -m pytest -n 2 -q
 
 run: $(STAMP)
 	$(BIN)/tipwatch run
+
+# every benchmark in bench/, one after the other; writes bench/report.md (see bench/README.md)
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) data/demo.db* data/*.log

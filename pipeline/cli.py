@@ -395,7 +395,7 @@ def status(config: Config, as_json):
 
 @cli.command()
 @common_options
-@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 exposes the database to your network, without a login).")
 def serve(config: Config, port, host):

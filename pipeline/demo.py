@@ -67,4 +67,4 @@ def summary_lines(db, run_id: int, seeds: list[dict], digest_path: Path, digest:
     yield ""
     yield f"database: {db.conn.execute('PRAGMA database_list').fetchone()[2]} ({store.article_count(db)} articles, {store.flagged_count(db)} flagged)"
     yield f"digest:   {digest_path} ({summary(digest)})"
-    yield f"browse:   .venv/bin/datasette {db.conn.execute('PRAGMA database_list').fetchone()[2]}"
+    yield f"browse:   .venv/bin/tipwatch serve --db {db.conn.execute('PRAGMA database_list').fetchone()[2]}"

@@ -13,7 +13,7 @@ def test_demo_runs_the_whole_pipeline_offline_and_again_safely(tmp_path):
         assert any(line.startswith(name + " ") for line in out.splitlines()), name
     digest_files = list((tmp_path / "digests").glob("*.md"))
     assert len(digest_files) == 1
-    assert f"digest:   {digest_files[0]}" in out and "browse:   .venv/bin/datasette " in out
+    assert f"digest:   {digest_files[0]}" in out and "browse:   .venv/bin/tipwatch serve --db " in out
     db = sqlite_utils.Database(tmp_path / "demo.db")
     articles, flagged = db.execute("SELECT count(*), (SELECT count(*) FROM classifications WHERE flagged) "
                                    "FROM articles").fetchone()

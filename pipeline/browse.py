@@ -1,0 +1,348 @@
+"""What analysts browse in Datasette (`tipwatch serve`): the views it adds to the database and
+the canned queries it offers.
+
+The views exist for Datasette's table pages (search, facets, sorting); the canned queries read
+only the base tables and the indexes of `pipeline.store`, so they run on any migrated database,
+views or not, and stay fast on a million articles (each is bounded by an indexed date window,
+a LIMIT or a small table). Every named parameter is optional: bound to '' (what Datasette sends
+for an empty form field) it takes the default its description names.
+"""
+from __future__ import annotations
+
+import sqlite_utils
+
+from . import health
+
+# ---------------------------------------------------------------- views
+
+# Classifications are joined, not left-joined: every stored article is classified as it is stored,
+# and SQLite (3.40) returns no rows for Datasette's array facet (json_each over the view) when the
+# column comes from the right side of a LEFT JOIN.
+ARTICLE_OVERVIEW = """
+SELECT a.id, a.published, substr(a.published, 1, 7) AS published_month, a.title, a.source, a.language,
+       c.flagged, c.score, c.probability, c.reason, coalesce(c.matched_terms, '[]') AS matched_terms,
+       coalesce(c.subtopics, '[]') AS subtopics, coalesce(c.countries, '[]') AS countries, c.snippet,
+       l.label AS analyst_label, l.note AS analyst_note, a.author, a.url, a.fetched_at
+FROM articles a
+JOIN classifications c ON c.article_id = a.id
+LEFT JOIN labels l ON l.article_id = a.id
+"""
+
+VIEWS = {"article_overview": ARTICLE_OVERVIEW}
+
+
+def _view_sql(name: str, select: str) -> str:
+    return f"CREATE VIEW {name} AS {select.strip()}"
+
+
+def ensure_views(db: sqlite_utils.Database) -> list[str]:
+    """Create the browse views, replacing any whose definition changed; returns the names
+    (re)created. Running it again changes nothing."""
+    changed = []
+    for name, select in VIEWS.items():
+        wanted = _view_sql(name, select)
+        row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", [name]).fetchone()
+        if row and row[0] == wanted:
+            continue
+        with db.conn:
+            db.execute(f"DROP VIEW IF EXISTS {name}")
+            db.execute(wanted)
+        changed.append(name)
+    return changed
+
+
+# ---------------------------------------------------------------- canned queries
+
+# "7 days before now", or :days before now: the bound of an indexed range on articles.published
+def _cutoff(param: str, default: int) -> str:
+    return f"date('now', '-' || coalesce(nullif(:{param}, ''), {default}) || ' days')"
+
+
+def _recent(cutoff: str) -> str:
+    """Published since `cutoff`, or undated and fetched since then (as `tipwatch digest --since`);
+    both branches use the index on articles(published)."""
+    return f"(a.published >= {cutoff} OR (a.published IS NULL AND a.fetched_at >= {cutoff}))"
+
+
+FLAGGED_LAST_DAYS = f"""
+SELECT coalesce(a.published, a.fetched_at) AS published, a.title, a.source, a.language,
+       c.score, c.probability, c.matched_terms, c.snippet, c.subtopics, c.countries, c.reason,
+       a.url, a.id AS article_id
+FROM articles a JOIN classifications c ON c.article_id = a.id
+WHERE +c.flagged = 1 AND {_recent(_cutoff('days', 7))}
+ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC
+"""
+
+# datasette-atom turns a query with atom_id, atom_title and atom_updated into a feed (.atom);
+# the 50 newest flagged articles, so a quiet week still gives readers a valid feed
+FLAGGED_FEED = """
+SELECT a.url AS atom_id, a.title AS atom_title,
+       coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', a.published), strftime('%Y-%m-%dT%H:%M:%SZ', a.fetched_at))
+         AS atom_updated,
+       a.url AS atom_link, a.source AS atom_author_name,
+       a.source || ' · ' || coalesce(a.language, '') || ' · ' || coalesce(a.published, 'undated')
+         || char(10) || 'Matched: ' || coalesce((SELECT group_concat(value, ', ') FROM json_each(c.matched_terms)), '')
+         || char(10) || coalesce(c.snippet, '')
+         AS atom_content
+FROM articles a JOIN classifications c ON c.article_id = a.id
+WHERE +c.flagged = 1  -- unary +: walk the newest articles by date, not every flagged one
+ORDER BY a.published DESC, a.id DESC
+LIMIT 50
+"""
+
+# one row per article sent in a digest, the articles of a story together, latest story first
+STORIES = f"""
+WITH chosen AS (  -- the stories sent in the window, or the one asked for
+  SELECT DISTINCT coalesce(di.story_key, 's' || di.article_id) AS story
+  FROM digests d JOIN digest_items di ON di.digest_id = d.id
+  WHERE CASE WHEN :story = '' THEN d.day >= {_cutoff('days', 30)}
+             ELSE coalesce(di.story_key, 's' || di.article_id) = :story END
+),
+items AS (  -- every article of those stories, in whichever digest it was sent
+  SELECT c.story, di.article_id, d.day AS digest_day, di.position, di.follow_up_of
+  FROM chosen c JOIN digest_items di ON coalesce(di.story_key, 's' || di.article_id) = c.story
+  JOIN digests d ON d.id = di.digest_id
+),
+stories AS (
+  SELECT story, count(*) AS articles, min(digest_day) AS first_sent, max(digest_day) AS last_sent,
+         min(digest_day || printf('%06d', position)) AS first_place
+  FROM items GROUP BY story
+)
+SELECT s.story, s.articles AS story_articles, s.first_sent, s.last_sent, i.digest_day,
+       coalesce(a.published, a.fetched_at) AS published, a.title, a.source, a.language,
+       i.follow_up_of IS NOT NULL AS follow_up, a.url, i.article_id
+FROM stories s JOIN items i ON i.story = s.story JOIN articles a ON a.id = i.article_id
+ORDER BY s.last_sent DESC, s.first_place, i.digest_day, i.position
+"""
+
+# -- source health: health.py's verdict rules in SQL, per source, from its last runs
+_H = health  # its thresholds, so `tipwatch status` and this query judge alike
+_SHARE_FAILED = "(CASE WHEN requests > 0 THEN 1.0 * failed / requests ELSE 0 END)"
+SOURCE_HEALTH = f"""
+WITH sources AS (SELECT DISTINCT source FROM crawl_source_stats),
+bounds AS (  -- run ids: the first of each source's last runs, its latest success, its latest new article
+  SELECT source,
+    coalesce((SELECT run_id FROM crawl_source_stats s WHERE s.source = sources.source
+              ORDER BY run_id DESC LIMIT 1 OFFSET {_H.HISTORY_RUNS - 1}), 0) AS first_id,
+    (SELECT run_id FROM crawl_source_stats s WHERE s.source = sources.source
+       AND coalesce(json_extract(s.status_counts, '$."2xx"'), 0) > 0 ORDER BY run_id DESC LIMIT 1) AS success_id,
+    (SELECT run_id FROM crawl_source_stats s WHERE s.source = sources.source AND s.articles_stored > 0
+     ORDER BY run_id DESC LIMIT 1) AS stored_id
+  FROM sources
+),
+history AS (  -- each source's last runs, n = 1 the latest
+  SELECT s.source, r.started_at,
+         coalesce(s.requests, 0) AS requests, coalesce(s.responses, 0) AS responses,
+         coalesce(s.articles_found, 0) AS found, coalesce(s.articles_fetched, 0) AS fetched,
+         coalesce(s.extraction_failures, 0) AS extraction_failures, s.error_counts,
+         CASE WHEN coalesce(s.responses, 0) = 0 THEN coalesce(s.requests, 0)
+              ELSE max(coalesce(s.requests, 0) - coalesce(json_extract(s.status_counts, '$."2xx"'), 0)
+                       - coalesce(json_extract(s.status_counts, '$."3xx"'), 0), 0) END AS failed,
+         row_number() OVER (PARTITION BY s.source ORDER BY s.run_id DESC) AS n
+  FROM crawl_source_stats s JOIN bounds b ON b.source = s.source JOIN crawl_runs r ON r.id = s.run_id
+  WHERE s.run_id >= b.first_id
+    AND s.run_id >= (SELECT min(first_id) FROM bounds)  -- a range on the primary key: only recent runs are read
+),
+recent AS (  -- articles stored by the runs of the last 7 days and 24 hours
+  SELECT s.source, sum(coalesce(s.articles_stored, 0)) AS new_7d,
+         sum(CASE WHEN r.started_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-1 day')
+                  THEN coalesce(s.articles_stored, 0) ELSE 0 END) AS new_24h
+  FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
+  WHERE s.run_id >= (SELECT min(id) FROM crawl_runs WHERE started_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days'))
+  GROUP BY s.source
+),
+fetched_runs AS (  -- runs that fetched pages, numbered from the latest: extraction shares
+  SELECT source, fetched, extraction_failures,
+         1.0 * extraction_failures / fetched > {_H.EXTRACTION_FAIL_SHARE} AS bad,
+         row_number() OVER (PARTITION BY source ORDER BY n) AS m
+  FROM history WHERE fetched > 0
+),
+streaks AS (
+  SELECT source, coalesce(min(CASE WHEN NOT bad THEN m END) - 1, count(*)) AS streak
+  FROM fetched_runs GROUP BY source
+),
+extraction AS (
+  SELECT f.source, k.streak,
+         1.0 * sum(CASE WHEN m <= k.streak THEN extraction_failures END)
+             / sum(CASE WHEN m <= k.streak THEN fetched END) AS recent_share,
+         coalesce(1.0 * sum(CASE WHEN m > k.streak THEN extraction_failures END)
+             / sum(CASE WHEN m > k.streak THEN fetched END), 0) AS earlier_share
+  FROM fetched_runs f JOIN streaks k ON k.source = f.source GROUP BY f.source
+),
+figures AS (
+  SELECT h.source,
+    (SELECT started_at FROM crawl_runs WHERE id = b.success_id) AS last_success,
+    (SELECT coalesce(finished_at, started_at) FROM crawl_runs WHERE id = b.stored_id) AS last_new_article,
+    coalesce(rc.new_24h, 0) AS new_24h, coalesce(rc.new_7d, 0) AS new_7d,
+    max(CASE WHEN n = 1 THEN started_at END) AS last_run,
+    min(started_at) AS first_run_in_history,
+    sum(CASE WHEN n <= {_H.FAILING_WINDOW_RUNS} THEN requests END) AS window_requests,
+    sum(CASE WHEN n <= {_H.FAILING_WINDOW_RUNS} THEN failed END) AS window_failed,
+    max(CASE WHEN n = 1 THEN {_SHARE_FAILED} END) AS last_failed_share,
+    max(CASE WHEN n = 1 THEN requests END) AS last_requests,
+    max(CASE WHEN n = 1 THEN responses END) AS last_responses,
+    max(CASE WHEN n = 1 THEN fetched END) AS last_fetched,
+    max(CASE WHEN n = 1 THEN extraction_failures END) AS last_extraction_failures,
+    max(CASE WHEN n = 1 THEN found END) AS last_found,
+    avg(CASE WHEN n > 1 THEN found END) AS usual_found,
+    max(CASE WHEN n = 1 THEN error_counts END) AS last_errors,
+    count(*) AS runs
+  FROM history h JOIN bounds b ON b.source = h.source LEFT JOIN recent rc ON rc.source = h.source
+  GROUP BY h.source
+),
+judged AS (
+  SELECT f.*, e.streak, e.recent_share, e.earlier_share,
+    (julianday('now') - julianday(coalesce(f.last_new_article, f.first_run_in_history))) * 24 AS quiet_hours,
+    f.window_requests > 0 AND 1.0 * f.window_failed / f.window_requests > {_H.FAILING_SHARE}
+      AND f.last_failed_share > {_H.FAILING_SHARE} AS failing,
+    coalesce(e.streak > 0 AND e.recent_share > {_H.EXTRACTION_RISE_FACTOR} * e.earlier_share, 0)
+      AS extraction_degraded,
+    f.runs >= {_H.DROP_MIN_RUNS} AND f.last_failed_share <= {_H.FAILING_SHARE}
+      AND f.usual_found >= {_H.DROP_MIN_MEAN} AND f.last_found < {_H.DROP_SHARE} * f.usual_found AS found_dropped
+  FROM figures f LEFT JOIN extraction e ON e.source = f.source
+)
+SELECT source,
+  CASE WHEN failing THEN 'failing'
+       WHEN quiet_hours > coalesce(nullif(:stale_after_hours, ''), {_H.DEFAULT_STALE_AFTER_HOURS}) THEN 'stale'
+       WHEN extraction_degraded OR found_dropped THEN 'degraded'
+       ELSE 'healthy' END AS verdict,
+  last_run, last_success, last_new_article, round(quiet_hours, 1) AS hours_without_new_article,
+  new_24h, new_7d, last_requests, last_responses,
+  round(100.0 * window_failed / nullif(window_requests, 0)) AS failed_pct_last_{_H.FAILING_WINDOW_RUNS}_runs,
+  last_fetched, last_extraction_failures, last_found, round(usual_found, 1) AS usual_found,
+  last_errors, runs
+FROM judged
+ORDER BY CASE WHEN failing THEN 0
+              WHEN quiet_hours > coalesce(nullif(:stale_after_hours, ''), {_H.DEFAULT_STALE_AFTER_HOURS}) THEN 1
+              WHEN extraction_degraded OR found_dropped THEN 2 ELSE 3 END, source
+"""
+
+CRAWL_HISTORY = """
+SELECT r.id AS run_id, r.started_at, r.finished_at, r.status,
+       round((julianday(r.finished_at) - julianday(r.started_at)) * 86400) AS seconds,
+       group_concat(s.source, ', ') AS sources, sum(s.requests) AS requests, sum(s.responses) AS responses,
+       sum(s.articles_found) AS found, sum(s.articles_fetched) AS fetched, sum(s.articles_stored) AS stored,
+       sum(s.articles_flagged) AS flagged, sum(s.skipped_known) AS already_known, sum(s.skipped_old) AS too_old,
+       sum(s.not_modified) AS not_modified, sum(s.extraction_failures) AS extraction_failures,
+       sum(s.errors) AS errors,
+       (SELECT group_concat(kind || ': ' || n, ', ') FROM
+          (SELECT e.kind, count(*) AS n FROM crawl_errors e
+           WHERE e.run_id = r.id AND (:source = '' OR e.source = :source) GROUP BY e.kind)) AS errors_by_kind
+FROM crawl_runs r LEFT JOIN crawl_source_stats s ON s.run_id = r.id AND (:source = '' OR s.source = :source)
+GROUP BY r.id
+HAVING :source = '' OR count(s.source) > 0
+ORDER BY r.id DESC
+LIMIT 500
+"""
+
+DIGESTS_SENT = """
+WITH recent AS (SELECT * FROM digests ORDER BY day DESC LIMIT 366),
+items AS (
+  SELECT r.id AS digest_id, di.article_id, coalesce(di.story_key, 's' || di.article_id) AS story,
+         (SELECT source FROM articles WHERE id = di.article_id) AS source
+  FROM recent r JOIN digest_items di ON di.digest_id = r.id
+),
+delivered AS (  -- per digest: "email: 12 delivered; slack: 2 pending"
+  SELECT digest_id, group_concat(channel || ': ' || n || ' ' || state, '; ') AS deliveries
+  FROM (SELECT i.digest_id, v.channel, v.state, count(*) AS n
+        FROM items i JOIN deliveries v ON v.article_id = i.article_id
+        GROUP BY i.digest_id, v.channel, v.state ORDER BY v.channel, v.state)
+  GROUP BY digest_id
+)
+SELECT r.day, r.item_count AS articles, count(DISTINCT i.story) AS stories,
+       group_concat(DISTINCT i.source) AS sources, coalesce(dl.deliveries, 'not sent') AS deliveries,
+       r.path, r.created_at, r.id AS digest_id
+FROM recent r
+LEFT JOIN items i ON i.digest_id = r.id
+LEFT JOIN delivered dl ON dl.digest_id = r.id
+GROUP BY r.id
+ORDER BY r.day DESC
+"""
+
+DIGEST_CONTENTS = """
+SELECT d.day, di.position + 1 AS position, coalesce(di.story_key, 's' || di.article_id) AS story,
+       di.follow_up_of IS NOT NULL AS follow_up, coalesce(a.published, a.fetched_at) AS published,
+       a.title, a.source, a.language, c.matched_terms, c.snippet,
+       (SELECT group_concat(channel || ': ' || state, ', ') FROM deliveries v
+        WHERE v.article_id = a.id) AS deliveries,
+       a.url, a.id AS article_id
+FROM digests d
+JOIN digest_items di ON di.digest_id = d.id
+JOIN articles a ON a.id = di.article_id
+LEFT JOIN classifications c ON c.article_id = a.id
+WHERE d.day = coalesce(nullif(:day, ''), (SELECT max(day) FROM digests))
+ORDER BY di.position
+"""
+
+AWAITING_LABEL = f"""
+SELECT c.probability, c.flagged, c.score, c.reason, c.model_version,
+       coalesce(a.published, a.fetched_at) AS published, a.title, a.source, a.language,
+       c.matched_terms, c.snippet, a.url, a.id AS article_id
+FROM articles a
+LEFT JOIN classifications c ON c.article_id = a.id
+LEFT JOIN labels l ON l.article_id = a.id
+WHERE l.article_id IS NULL AND {_recent(_cutoff('days', 30))}
+ORDER BY c.probability IS NULL, abs(c.probability - 0.5), coalesce(a.published, a.fetched_at) DESC, a.id DESC
+LIMIT 500
+"""
+
+CANNED_QUERIES: dict[str, dict] = {
+    "flagged_last_7_days": {
+        "title": "Flagged in the last 7 days",
+        "description": "Articles the classifier flagged, published (or, undated, fetched) in the last "
+                       "7 days, newest first, with the matched terms and the snippet. `days` widens "
+                       "the window (empty: 7). The Atom feed of flagged articles is the flagged_feed query.",
+        "sql": FLAGGED_LAST_DAYS, "params": ["days"],
+    },
+    "flagged_feed": {
+        "title": "Flagged articles as an Atom feed",
+        "description": "The 50 newest flagged articles in the columns datasette-atom needs: subscribe "
+                       "to this query's .atom link in a feed reader.",
+        "sql": FLAGGED_FEED, "params": [],
+    },
+    "stories": {
+        "title": "Stories",
+        "description": "Articles sent in digests grouped by story (the same event reported by several "
+                       "outlets or languages, and its follow-ups), latest story first. `story` shows one "
+                       "story (e.g. s12); `days` is how far back stories were last sent (empty: 30).",
+        "sql": STORIES, "params": ["story", "days"],
+    },
+    "source_health": {
+        "title": "Source health",
+        "description": "The latest verdict per source with crawl runs (failing, stale, degraded, healthy: the rules of "
+                       "`tipwatch status`) with the figures it rests on, worst first. New-article figures "
+                       "come from the crawl runs' counts; `stale_after_hours` is the limit for every "
+                       "source (empty: 48; `tipwatch status` uses each source's own).",
+        "sql": SOURCE_HEALTH, "params": ["stale_after_hours"],
+    },
+    "crawl_history": {
+        "title": "Crawl history",
+        "description": "Every crawl run, newest first (500 at most): its totals over its sources and its "
+                       "errors by kind. `source` limits it to one source.",
+        "sql": CRAWL_HISTORY, "params": ["source"],
+    },
+    "digests_sent": {
+        "title": "Digests sent",
+        "description": "Every digest of the last year, newest first: how many articles and stories it held, from which "
+                       "sources, and what each channel delivered (not sent: written to its file only).",
+        "sql": DIGESTS_SENT, "params": [],
+    },
+    "digest_contents": {
+        "title": "What a digest contained",
+        "description": "The articles of one digest in the order it listed them, with story and "
+                       "delivery per channel. `day` picks the digest (empty: the latest).",
+        "sql": DIGEST_CONTENTS, "params": ["day"],
+    },
+    "awaiting_label": {
+        "title": "Awaiting an analyst's label",
+        "description": "Articles no analyst has labelled yet, the model's most uncertain first "
+                       "(probability nearest 0.5; unscored ones last), then newest; published in the "
+                       "last `days` days (empty: 30), 500 at most.",
+        "sql": AWAITING_LABEL, "params": ["days"],
+    },
+}
+
+
+def default_params(name: str) -> dict[str, str]:
+    """The parameters of a canned query as Datasette binds an empty form: each takes its default."""
+    return {param: "" for param in CANNED_QUERIES[name]["params"]}

@@ -1,0 +1,425 @@
+"""`tipwatch serve`: the real Datasette on 127.0.0.1, over HTTP and in headless Chromium, on a
+database made by the real demo crawl of the sample sites (plus a label, model probabilities, a
+two-article story and an outbox, written through pipeline.store where it has a function for it)."""
+import json
+import shutil
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from conftest import REPO, article, tipwatch, verdict
+
+from pipeline import browse, health, store
+from pipeline.samplesites import SampleSites, write_sources
+
+FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10"]
+RESCUE_TITLE = "Giải cứu 27 công dân bị lừa sang Campuchia"  # a flagged bcp article
+PANGOLIN_TITLE = "Customs seize two tonnes of pangolin scales at Hải Phòng port"  # wildlife: not flagged
+
+
+# ---------------------------------------------------------------- helpers
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, method: str = "GET", timeout: float = 30) -> tuple[int, str]:
+    request = urllib.request.Request(url, method=method, data=b"x=1" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8")
+
+
+def get_json(url: str):
+    status, body = get(url)
+    assert status == 200, f"{url}: {status} {body[:500]}"
+    return json.loads(body)
+
+
+def query(base: str, name: str, **params) -> list[dict]:
+    """A canned query's rows over HTTP, as objects."""
+    return get_json(f"{base}/tipwatch/{name}.json?" + urllib.parse.urlencode({**params, "_shape": "array"}))
+
+
+@contextmanager
+def running_server(db_path: Path, logs: Path):
+    """`tipwatch serve` in a subprocess on a free loopback port; yields its base URL, then stops it
+    with Ctrl-C (SIGINT) and checks it exited cleanly."""
+    port = free_port()
+    with open(logs / f"serve-{port}.out", "w") as out, open(logs / f"serve-{port}.err", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--db", str(db_path),
+                                 "--port", str(port)], cwd=REPO, stdout=out, stderr=err)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(proc, base, logs / f"serve-{port}.err")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+    assert code == 0, (logs / f"serve-{port}.err").read_text()
+    assert f"http://127.0.0.1:{port}/" in (logs / f"serve-{port}.out").read_text()
+
+
+def wait_until_up(proc: subprocess.Popen, base: str, err_log: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"tipwatch serve exited {proc.returncode}: {err_log.read_text()}")
+        try:
+            if get(base + "/-/versions.json", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"tipwatch serve did not answer within {seconds} s: {err_log.read_text()}")
+
+
+def article_id(db, title_start: str) -> int:
+    return db.execute("SELECT id FROM articles WHERE title LIKE ?", [title_start + "%"]).fetchone()[0]
+
+
+# ---------------------------------------------------------------- the database
+
+def add_browse_fixtures(db) -> dict:
+    """What the demo does not make: a label, model probabilities, a follow-up story in a second
+    digest, and an outbox. Returns the ids the tests look for."""
+    rescue = article_id(db, RESCUE_TITLE)
+    ids = [row[0] for row in db.execute("SELECT id FROM articles ORDER BY id")]
+    probabilities = {ids[0]: 0.9, ids[1]: 0.55, ids[2]: 0.1, ids[3]: 0.48, ids[4]: 0.5}
+    with db.conn:
+        db.execute("UPDATE classifications SET probability = NULL, model_version = NULL")  # unscored, but these:
+        for article_id_, probability in probabilities.items():
+            db.execute("UPDATE classifications SET probability = ?, model_version = 'test-model' WHERE article_id = ?",
+                       [probability, article_id_])
+        db.execute("INSERT INTO labels (article_id, label, note, labelled_at) VALUES (?, 1, 'checked', ?)",
+                   [ids[4], store.utcnow()])
+    first_day = db.execute("SELECT day FROM digests").fetchone()[0]
+    story = db.execute("SELECT story_key FROM digest_items WHERE article_id = ?", [rescue]).fetchone()[0]
+    follow = store.save_article(db, article(1, url="https://news.test/follow-up.html", title="Rescued workers home",
+                                            published=f"{first_day}T09:00:00"))
+    store.save_classification(db, follow, verdict(True))
+    next_day = (date.fromisoformat(first_day) + timedelta(days=1)).isoformat()
+    second = store.save_digest(db, next_day, "/tmp/next.md", [follow],
+                               {follow: (story, {"day": first_day, "title": "x", "key": story})})
+    store.enqueue_deliveries(db, "email", second, [follow])
+    return {"labelled": ids[4], "story": story, "story_ids": [rescue, follow], "follow_up": follow,
+            "probabilities": probabilities, "days": [first_day, next_day]}
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serve")
+    tipwatch("demo", "--db", tmp / "demo.db", "--digests-dir", tmp / "digests")
+    db = store.open_db(tmp / "demo.db")
+    fixtures = add_browse_fixtures(db)
+    return {"path": tmp / "demo.db", "db": db, "tmp": tmp, **fixtures}
+
+
+@pytest.fixture(scope="module")
+def served(demo_db):
+    with running_server(demo_db["path"], demo_db["tmp"]) as base:
+        yield {"base": base, **demo_db}
+
+
+# ---------------------------------------------------------------- front page, search, facets
+
+def test_front_page_opens_on_starting_points(served):
+    status, html = get(served["base"] + "/")
+    assert status == 200
+    assert "tipwatch — trafficking in persons in the news" in html
+    for name, canned in browse.CANNED_QUERIES.items():
+        assert f'href="/tipwatch/{name}"' in html and canned["title"].replace("'", "&#39;") in html
+    assert 'href="/tipwatch/article_overview"' in html and "_memory" not in html
+    database = get_json(served["base"] + "/tipwatch.json")
+    assert [q["name"] for q in database["queries"]] == list(browse.CANNED_QUERIES)
+    assert not any(q.get("write") for q in database["queries"])
+
+
+def test_full_text_search_finds_a_known_article(served):
+    english = get_json(served["base"] + "/tipwatch/article_overview.json?_shape=objects&_search=pangolin")
+    assert [row["title"] for row in english["rows"]] == [PANGOLIN_TITLE]
+    vietnamese = get_json(served["base"] + "/tipwatch/article_overview.json?_shape=objects&_search="
+                          + urllib.parse.quote("Campuchia"))
+    assert any(row["title"].startswith(RESCUE_TITLE) for row in vietnamese["rows"])
+
+
+def test_articles_have_facets_and_are_newest_first(served):
+    data = get_json(served["base"] + "/tipwatch/article_overview.json?_shape=objects&_size=100")
+    facets = data["facet_results"]
+    assert set(facets) == {"source", "language", "flagged", "subtopics", "countries", "published_month"}
+    total = served["db"].execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert sum(value["count"] for value in facets["source"]["results"]) == total
+    flagged = {value["value"]: value["count"] for value in facets["flagged"]["results"]}
+    assert flagged[1] == store.flagged_count(served["db"])
+    assert "Viet Nam" in {value["value"] for value in facets["countries"]["results"]}
+    assert {value["value"] for value in facets["subtopics"]["results"]} >= {"forced labour", "bride trafficking"}
+    published = [row["published"] for row in data["rows"] if row["published"]]
+    assert len(data["rows"]) == total and published == sorted(published, reverse=True)
+
+
+def test_the_text_of_an_article_reads_as_text(served):
+    rescue = article_id(served["db"], RESCUE_TITLE)
+    status, html = get(f"{served['base']}/tipwatch/articles/{rescue}")
+    assert status == 200 and "<details" in html and "read all" in html
+    status, html = get(served["base"] + "/tipwatch/flagged_last_7_days?days=36500")
+    assert status == 200 and f'<a href="/tipwatch/articles/{rescue}">{rescue}</a>' in html
+
+
+# ---------------------------------------------------------------- canned queries
+
+def flagged_rows(db) -> list[dict]:
+    return list(db.query("""SELECT a.id, coalesce(a.published, a.fetched_at) AS published FROM articles a
+                            JOIN classifications c ON c.article_id = a.id WHERE c.flagged = 1"""))
+
+
+def test_flagged_last_7_days(served):
+    db = served["db"]
+    every = query(served["base"], "flagged_last_7_days", days=36500)
+    assert sorted(row["article_id"] for row in every) == sorted(row["id"] for row in flagged_rows(db))
+    assert all(row["matched_terms"] != "[]" and row["snippet"] for row in every)
+    assert [row["published"] for row in every] == sorted((row["published"] for row in every), reverse=True)
+    cutoff = (datetime.now(timezone.utc).date() - timedelta(days=7)).isoformat()
+    recent = sorted(row["id"] for row in flagged_rows(db) if row["published"] >= cutoff)
+    assert sorted(row["article_id"] for row in query(served["base"], "flagged_last_7_days")) == recent
+
+
+def test_flagged_feed_is_an_atom_feed(served):
+    rows = query(served["base"], "flagged_feed")
+    assert len(rows) == min(50, len(flagged_rows(served["db"])))
+    status, feed = get(served["base"] + "/tipwatch/flagged_feed.atom")
+    assert status == 200 and feed.startswith("<?xml") and feed.count("<entry>") == len(rows)
+    assert RESCUE_TITLE in feed
+
+
+def test_stories_group_the_articles_of_one_story(served):
+    one = query(served["base"], "stories", story=served["story"])
+    assert [row["article_id"] for row in one] == served["story_ids"]
+    assert {row["story_articles"] for row in one} == {2}
+    assert [row["follow_up"] for row in one] == [0, 1]
+    every = query(served["base"], "stories")
+    sent = served["db"].execute("SELECT count(*) FROM digest_items").fetchone()[0]
+    assert len(every) == sent
+    positions = [i for i, row in enumerate(every) if row["story"] == served["story"]]
+    assert positions == list(range(positions[0], positions[0] + 2))  # a story's articles are together
+
+
+def test_source_health_agrees_with_tipwatch_status(served):
+    rows = {row["source"]: row for row in query(served["base"], "source_health")}
+    expected = {row["source"]: row for row in health.source_health(served["db"], None)}
+    assert set(rows) == set(expected) == {"vns", "bcp", "bcpen"}
+    for name, row in rows.items():
+        assert row["verdict"] == expected[name]["verdict"], name
+        assert row["last_success"] == expected[name]["last_success"]
+        assert row["new_24h"] == expected[name]["articles_24h"]
+
+
+def test_crawl_history_totals_each_run(served):
+    db = served["db"]
+    rows = query(served["base"], "crawl_history")
+    runs = [row["id"] for row in db.query("SELECT id FROM crawl_runs ORDER BY id DESC")]
+    assert [row["run_id"] for row in rows] == runs
+    for row in rows:
+        stats = store.run_stats(db, row["run_id"])
+        assert row["stored"] == sum(s["articles_stored"] for s in stats)
+        assert row["requests"] == sum(s["requests"] for s in stats)
+    only_vns = query(served["base"], "crawl_history", source="vns")
+    assert only_vns[0]["sources"] == "vns"
+    assert only_vns[0]["stored"] == [s for s in store.run_stats(db, runs[0]) if s["source"] == "vns"][0]["articles_stored"]
+
+
+def test_digests_sent_and_their_contents(served):
+    db = served["db"]
+    first_day, next_day = served["days"]
+    sent = query(served["base"], "digests_sent")
+    assert [row["day"] for row in sent] == [next_day, first_day]
+    counts = {row["day"]: row["item_count"] for row in db.query("SELECT day, item_count FROM digests")}
+    assert {row["day"]: row["articles"] for row in sent} == counts
+    assert sent[0]["deliveries"] == "email: 1 pending" and sent[1]["deliveries"] == "not sent"
+    latest = query(served["base"], "digest_contents")
+    assert [row["article_id"] for row in latest] == [served["follow_up"]]
+    first = query(served["base"], "digest_contents", day=first_day)
+    expected = [row[0] for row in db.execute("""SELECT di.article_id FROM digest_items di JOIN digests d
+                                                ON d.id = di.digest_id WHERE d.day = ? ORDER BY di.position""",
+                                             [first_day])]
+    assert [row["article_id"] for row in first] == expected and len(expected) == counts[first_day]
+
+
+def test_awaiting_label_puts_the_uncertain_first(served):
+    rows = query(served["base"], "awaiting_label", days=36500)
+    ids = [row["article_id"] for row in rows]
+    assert served["labelled"] not in ids
+    total = served["db"].execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert len(ids) == total - 1
+    published = {row["article_id"]: row["published"] for row in rows}
+    scored = [i for i in served["probabilities"] if i != served["labelled"]]  # the labelled one had 0.5
+    scored.sort(key=lambda i: published[i], reverse=True)  # newest first among equally uncertain ...
+    scored.sort(key=lambda i: abs(served["probabilities"][i] - 0.5))  # ... the most uncertain first
+    assert ids[:len(scored)] == scored
+    assert all(row["probability"] is None for row in rows[len(scored):])
+
+
+def test_a_busy_port_is_one_line_error(served):
+    port = urllib.parse.urlsplit(served["base"]).port
+    result = tipwatch("serve", "--db", served["path"], "--port", port, check=False, timeout=30)
+    assert result.returncode == 1 and "Serving" not in result.stdout
+    assert result.stderr.strip() == f"Error: OSError: cannot listen on 127.0.0.1:{port}: Address already in use (another --port?)"
+
+
+# ---------------------------------------------------------------- read-only
+
+def test_writes_are_refused(served):
+    base, db = served["base"], served["db"]
+    before = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    for sql in ("DELETE FROM articles", "INSERT INTO labels (article_id, label) VALUES (1, 0)",
+                "UPDATE classifications SET flagged = 0", "WITH x AS (SELECT 1) DELETE FROM articles",
+                "PRAGMA query_only = 0"):
+        status, body = get(f"{base}/tipwatch.json?" + urllib.parse.urlencode({"sql": sql}))
+        assert status != 200 or json.loads(body)["ok"] is False, sql
+    status, body = get(f"{base}/tipwatch/awaiting_label", method="POST")
+    assert status == 405 and "read-only" in body
+    assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == before
+    assert db.execute("SELECT count(*) FROM labels").fetchone()[0] == 1
+
+
+def test_readers_never_fail_while_a_crawl_writes(demo_db, tmp_path):
+    live = tmp_path / "live.db"
+    with sqlite3.connect(demo_db["path"]) as source, sqlite3.connect(live) as copy:
+        source.backup(copy)
+    before = sqlite_utils.Database(live).execute("SELECT count(*) FROM articles").fetchone()[0]
+    with running_server(live, tmp_path) as base, SampleSites() as sites:
+        sources = write_sources(sites, tmp_path / "sources.toml")  # new ports: every article is new
+        with open(tmp_path / "crawl.err", "w") as err:
+            crawl = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "crawl", "--db", str(live),
+                                      "--sources", str(sources), "--since", "2020-01-01", *FAST],
+                                     cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
+        answers = read_while_running(base, crawl)
+        assert crawl.wait(timeout=120) == 0, (tmp_path / "crawl.err").read_text()
+        after = get_json(f"{base}/tipwatch.json?sql=select+count(*)+as+n+from+articles&_shape=array")[0]["n"]
+    failures = [(path, status, body[:200]) for path, status, body in answers
+                if status != 200 or "locked" in body.lower()]
+    assert len(answers) >= 20 and not failures
+    assert after > before  # the crawl wrote, and the server sees it
+
+
+def read_while_running(base: str, crawl: subprocess.Popen, limit: int = 3000, seconds: float = 120):
+    paths = ["/tipwatch/article_overview.json?_size=5", "/tipwatch/flagged_last_7_days.json?days=36500",
+             "/tipwatch/source_health.json", "/tipwatch/crawl_history.json", "/tipwatch/articles.json?_size=5",
+             "/tipwatch/article_overview.json?_search=trafficking"]
+    answers, deadline = [], time.monotonic() + seconds
+    while crawl.poll() is None and len(answers) < limit and time.monotonic() < deadline:
+        path = paths[len(answers) % len(paths)]
+        answers.append((path, *get(base + path)))
+    return answers
+
+
+# ---------------------------------------------------------------- the SQL behind it, without a server
+
+def test_views_are_created_once_and_replaced_when_changed(db, monkeypatch):
+    assert browse.ensure_views(db) == ["article_overview"]
+    assert browse.ensure_views(db) == []
+    monkeypatch.setitem(browse.VIEWS, "article_overview", "SELECT id, title FROM articles")
+    assert browse.ensure_views(db) == ["article_overview"]
+    assert db["article_overview"].columns_dict == {"id": int, "title": str}
+
+
+def add_run(db, source: str, hours_ago: float, requests=10, ok=10, found=10, fetched=5, stored=1, extraction_failures=0):
+    run_id = store.start_run(db, [source])
+    store.save_source_stats(db, run_id, source, {
+        "requests": requests, "responses": ok, "articles_found": found, "articles_fetched": fetched,
+        "articles_stored": stored, "extraction_failures": extraction_failures, "errors": requests - ok,
+        "status_counts": {"2xx": ok} if ok else {}, "error_counts": {}})
+    store.finish_run(db, run_id, "finished")
+    at = (datetime.now(timezone.utc) - timedelta(hours=hours_ago)).replace(microsecond=0).isoformat()
+    with db.conn:
+        db.execute("UPDATE crawl_runs SET started_at = ?, finished_at = ? WHERE id = ?", [at, at, run_id])
+    for n in range(stored):  # what `tipwatch status` reads: articles stored during the run
+        article_id_ = store.save_article(db, article(1, url=f"https://{source}.test/{run_id}/{n}", source=source))
+        with db.conn:
+            db.execute("UPDATE articles SET stored_at = ? WHERE id = ?", [at, article_id_])
+
+
+def test_source_health_query_follows_the_health_rules(db):
+    for hours in (40, 30, 20, 10, 5):
+        add_run(db, "steady", hours)
+        add_run(db, "broken", hours, ok=0 if hours < 25 else 10, stored=0 if hours < 25 else 1)
+        add_run(db, "recovered", hours, ok=0 if 8 < hours < 25 else 10)  # failed most, but not the last run
+        add_run(db, "quiet", hours + 60, stored=0)
+        add_run(db, "garbled", hours, extraction_failures=4 if hours < 15 else 0)
+        add_run(db, "shrunk", hours, found=1 if hours < 8 else 20)
+    add_run(db, "quiet", 200, stored=1)
+    rows = {row["source"]: row["verdict"] for row in
+            db.query(browse.CANNED_QUERIES["source_health"]["sql"], browse.default_params("source_health"))}
+    expected = {row["source"]: row["verdict"] for row in health.source_health(db, None)}
+    assert rows == expected == {"steady": "healthy", "recovered": "healthy", "broken": "failing", "quiet": "stale",
+                                "garbled": "degraded", "shrunk": "degraded"}
+
+
+def test_canned_queries_run_on_an_empty_database(db):
+    for name, canned in browse.CANNED_QUERIES.items():
+        assert list(db.query(canned["sql"], browse.default_params(name))) == [], name
+
+
+def test_canned_queries_never_scan_every_article(db):
+    """On a million articles a scan of articles or classifications takes seconds; the only walk
+    allowed is down the publication-date index, which a LIMIT stops early."""
+    for name, canned in browse.CANNED_QUERIES.items():
+        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + canned["sql"], browse.default_params(name))]
+        scans = [step for step in plan if step.split()[:2] in (["SCAN", "a"], ["SCAN", "c"], ["SCAN", "articles"])]
+        assert all(step == "SCAN a USING INDEX idx_articles_published" for step in scans), f"{name}: {plan}"
+        if scans:
+            assert "LIMIT" in canned["sql"], name
+
+
+# ---------------------------------------------------------------- in a browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+WINDOW = (1280, 900)
+
+
+def chromium(url: str, profile, *args: str) -> subprocess.CompletedProcess:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", f"--window-size={WINDOW[0]},{WINDOW[1]}", *args, url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `sh scripts/test-bootstrap.sh` installs "
+                                             "Debian's chromium (as root, with apt-get); `make test` runs it first")
+@pytest.mark.parametrize("page, expected", [
+    ("/", ["tipwatch — trafficking in persons in the news", "Flagged in the last 7 days", "Source health"]),
+    ("/tipwatch/flagged_last_7_days?days=36500", ["Flagged in the last 7 days", RESCUE_TITLE]),
+])
+def test_chromium_shows_the_page_and_saves_a_screenshot(served, tmp_path, page, expected):
+    url = served["base"] + page
+    dom = chromium(url, tmp_path / "profile", "--dump-dom").stdout
+    for text in expected:
+        assert text in dom, f"{text!r} not in the page Chromium rendered from {url}"
+    shot = tmp_path / "screenshot.png"
+    chromium(url, tmp_path / "profile", f"--screenshot={shot}")
+    print(f"screenshot of {url}: {shot}")
+    assert png_size(shot) == WINDOW
+    assert shot.stat().st_size > 20_000  # a blank or error page compresses to far less
