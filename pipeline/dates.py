@@ -6,6 +6,8 @@ Order of trust (first hit wins; every candidate must be <= now + 1 day and >= 19
   2. site-aware text patterns in the page: labelled "Published/Posted/Đăng", the VNS
      "Update: February, 15/2012 - 09:20" line ('vns-update'), "Thứ hai, 28/07/2025 14:44"
      weekday lines with a time ('text-weekday'), "Updated:/Cập nhật:" lines ('text-updated');
+     a time written to the minute takes its seconds from the URL id when that id holds the
+     same minute (the page text is only built when the metadata has no date);
   3. dates embedded in the URL: 3-digit prefix + yyMMddHHmmss + 3 digits, or
      yyyyMMddHHmmss + 3 digits ('url-id'); /YYYY/MM/DD/ paths ('url-path');
   4. htmldate (metadata-only search, then extensive search) ('htmldate'), rejected when the
@@ -70,12 +72,13 @@ def _compile(label: str | None, forms: list[str], *, time: str) -> list[re.Patte
     return out
 
 
-# (date_source, patterns) in order of trust
-_TEXT_RULES: list[tuple[str, list[re.Pattern]]] = [
-    ("text-published", _compile(_PUB_LABEL, _DATE_FORMS, time="opt")),
-    ("vns-update", _compile(_UPD_LABEL, [_VNS], time="opt")),
-    ("text-weekday", _compile(None, _DATE_FORMS, time="req")),
-    ("text-updated", _compile(_UPD_LABEL, _DATE_FORMS, time="opt")),
+# (date_source, trigger, patterns) in order of trust; every pattern starts with its rule's
+# trigger (the label, or a weekday), so the patterns are only tried where a trigger matches
+_TEXT_RULES: list[tuple[str, re.Pattern, list[re.Pattern]]] = [
+    ("text-published", re.compile(r"\b" + _PUB_LABEL, re.IGNORECASE), _compile(_PUB_LABEL, _DATE_FORMS, time="opt")),
+    ("vns-update", re.compile(r"\b" + _UPD_LABEL, re.IGNORECASE), _compile(_UPD_LABEL, [_VNS], time="opt")),
+    ("text-weekday", re.compile(r"\b" + _WEEKDAY, re.IGNORECASE), _compile(None, _DATE_FORMS, time="req")),
+    ("text-updated", re.compile(r"\b" + _UPD_LABEL, re.IGNORECASE), _compile(_UPD_LABEL, _DATE_FORMS, time="opt")),
 ]
 _ANY_DATE = [re.compile(r"(?<![\w/])" + f, re.IGNORECASE) for f in _DATE_FORMS]
 _HEADER_LINE = [re.compile(r"^\s*(?:" + _WEEKDAY + r"\s*,?\s*(?:ngày\s+)?)?" + f + r"(?:" + _SEP + _TIME + r")?\s*$",
@@ -250,10 +253,11 @@ def url_date(url: str, now: datetime) -> DateHit | None:
 # ---------------------------------------------------------------- text
 
 def text_pattern_date(page_text: str, headline_pos: int, now: datetime) -> DateHit | None:
-    for source, patterns in _TEXT_RULES:
+    for source, trigger, patterns in _TEXT_RULES:
         best: tuple[int, int, datetime, bool] | None = None
+        starts = sorted({t.start() for t in trigger.finditer(page_text)})
         for pat in patterns:
-            for m in pat.finditer(page_text):
+            for m in filter(None, (pat.match(page_text, start) for start in starts)):
                 parsed = _from_match(m)
                 if parsed is None or not _ok(parsed[0], now):
                     continue
@@ -318,8 +322,12 @@ def _htmldate(html: str, url: str, now: datetime, extensive: bool) -> str | None
         return None
 
 
-def find_published(tree, html: str, url: str, page_text: str, headline_pos: int,
+def find_published(tree, html: str, url: str, page_view, headline_pos: int | None = None,
                    now: datetime | None = None) -> DateHit | None:
+    """The publication date of the page. *page_view* is the page's visible text (see
+    pipeline.extract._page_text) with the headline's position in it as *headline_pos*, or a
+    zero-argument callable returning (page_text, headline_pos): building the text costs
+    time, and pages dated by their metadata never need it."""
     now = now or datetime.now()
     for _, raw in _meta_dates(tree):
         parsed = parse_date_string(raw)
@@ -329,9 +337,13 @@ def find_published(tree, html: str, url: str, page_text: str, headline_pos: int,
         parsed = parse_date_string(raw)
         if parsed and _ok(parsed[0], now):
             return DateHit(_fmt(*parsed), "json-ld")
+    if callable(page_view):
+        page_text, headline_pos = page_view()
+    else:
+        page_text, headline_pos = page_view, (-1 if headline_pos is None else headline_pos)
     hit = text_pattern_date(page_text, headline_pos, now)
     if hit:
-        return hit
+        return _with_url_seconds(hit, url, now)
     hit = url_date(url, now)
     if hit:
         return hit
@@ -351,3 +363,14 @@ def find_published(tree, html: str, url: str, page_text: str, headline_pos: int,
             continue
         return DateHit(value, "htmldate")
     return None
+
+
+def _with_url_seconds(hit: DateHit, url: str, now: datetime) -> DateHit:
+    """A text date written to the minute whose URL id carries the same minute plus seconds
+    (baochinhphu.vn ids: ...yyMMddHHmmss...): the id's value is the same time, more precise."""
+    if len(hit.value) != 19 or not hit.value.endswith(":00"):
+        return hit
+    from_url = url_date(url, now)
+    if from_url and from_url.source == "url-id" and from_url.value[:16] == hit.value[:16]:
+        return DateHit(from_url.value, hit.source)
+    return hit

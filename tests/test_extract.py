@@ -97,8 +97,9 @@ def test_vietnamese_nfd_page_is_nfc_with_weekday_date():
     assert r["text"].startswith(VI_FIRST)
     assert r["text"].endswith(VI_LAST)
     assert r["author"] == "Minh Anh"
-    # "Thứ Hai, 28/07/2025 14:44" under the headline, not the header's bare "Thứ Hai, 28/07/2025"
-    assert r["published"] == "2025-07-28T14:44:00"
+    # "Thứ Hai, 28/07/2025 14:44" under the headline, not the header's bare "Thứ Hai, 28/07/2025";
+    # the URL id (102 250728144405 775) gives the same minute with its seconds
+    assert r["published"] == "2025-07-28T14:44:05"
     assert r["date_source"] == "text-weekday"
     assert r["language"] == "vi"                             # no lang attribute: diacritic heuristic
     assert r["sitename"] == "Báo Điện tử Chính phủ"
@@ -198,6 +199,14 @@ def test_text_date_patterns(date_html, expected, source):
     r = extract_article(_article(date_html), "https://example.vn/a.html", options=OPTS)
     assert (r["published"], r["date_source"]) == (expected, source)
     assert date_html.split(":")[0] not in r["text"]
+
+
+def test_text_time_takes_seconds_only_from_a_url_id_of_the_same_minute():
+    html = _article("Thứ hai, 28/07/2025 14:44")
+    same = extract_article(html, "https://baochinhphu.vn/a-102250728144405775.htm", options=OPTS)
+    other = extract_article(html, "https://baochinhphu.vn/a-102250728101530123.htm", options=OPTS)
+    assert (same["published"], same["date_source"]) == ("2025-07-28T14:44:05", "text-weekday")
+    assert (other["published"], other["date_source"]) == ("2025-07-28T14:44:00", "text-weekday")
 
 
 def test_header_clock_above_headline_loses_to_dateline_below():
@@ -344,3 +353,141 @@ def test_description_that_is_no_block_of_the_page_adds_nothing():
                         "https://example.org/a-111261120090542318.htm", options=OPTS)
     assert r["text"].startswith("Paragraph 0") or r["text"].startswith("A different summary")
     assert "Provincial police rescued" not in r["text"]
+
+
+# ------------------------------------------------------------------ body text: auto mode, cleanup, chunks
+
+STORY = "".join(f"<p>Paragraph {i}: the border guards said the eleven women had been promised factory jobs across "
+                f"the border and were rescued at a rented house.</p>" for i in range(6))
+
+
+@pytest.mark.parametrize("wrapper", ["header class='entry'", "div class='story-bottom'"])
+def test_auto_mode_gets_a_second_opinion_when_precision_prunes_the_article(wrapper):
+    # trafilatura's precision mode drops <header> blocks and "bottom" classes: run alone it finds
+    # (next to) nothing here; the balanced second opinion brings the article back
+    tag = wrapper.split()[0]
+    html = (f"<html><head><title>Women rescued</title></head><body><nav><a href='/'>Home</a></nav>"
+            f"<h1>Women rescued</h1><{wrapper}>{STORY}</{tag}></body></html>")
+    r = extract_article(html, "https://example.org/a.html", options=OPTS)
+    assert r["text"].startswith("Paragraph 0:") and r["text"].endswith("at a rented house.")
+    assert r["text"].count("Paragraph") == 6
+
+
+def test_article_split_into_sibling_chunks_is_completed():
+    chunk = lambda a, b: "".join(f"<p>Chunk paragraph {i}: officials described how recruiters used social media "
+                                 f"to lure job seekers abroad into scam compounds.</p>" for i in range(a, b))
+    html = (f"<html><head><title>Scam compounds</title></head><body><h1>Scam compounds</h1><main>"
+            f"<div class='grid'><div class='article-body'>{chunk(0, 4)}</div></div>"
+            f"<div class='ad-slot'><a href='/ad'>Advertisement</a></div>"
+            f"<div class='grid'><div class='article-body'>{chunk(4, 8)}</div></div>"
+            f"<aside><div class='article-body'><a href='/x'>Other story one</a> <a href='/y'>Other story two</a></div></aside>"
+            f"</main><footer>Copyright</footer></body></html>")
+    r = extract_article(html, "https://example.org/b.html", options=OPTS)
+    assert [line.split(":")[0] for line in r["text"].split("\n")] == [f"Chunk paragraph {i}" for i in range(8)]
+    assert "Other story" not in r["text"] and "Advertisement" not in r["text"]
+
+
+def test_english_dek_in_the_page_header_is_not_prepended():
+    dek = "Border guards say eleven women promised factory jobs were rescued from a rented house on Friday."
+    html = (f'<html><head><title>Women rescued</title><meta name="description" content="{dek}"></head><body>'
+            f'<header class="article-header"><h1>Women rescued</h1><h2 class="sub-head">{dek}</h2></header>'
+            f'<div class="article-body">{STORY}</div></body></html>')
+    r = extract_article(html, "https://example.org/c.html", options=OPTS)
+    assert r["text"].startswith("Paragraph 0:") and dek not in r["text"]
+
+
+def test_clean_text_teasers_and_calls_to_action():
+    keep = [
+        "The ministry said 120 victims were identified in the first half of the year, up from 90.",
+        "Recruiters contacted the victims on Facebook and Zalo, promising well-paid jobs in casinos.",
+        "Follow-up raids on Facebook-advertised agencies continued in three provinces.",
+        "Theo dõi tài khoản Facebook của nghi phạm, công an phát hiện đường dây môi giới.",
+        "Subscribers on Telegram were offered jobs in Cambodia, the report said.",
+        "Officials pledged to strengthen cooperation with neighbouring countries on repatriation.",
+    ]
+    text = "\n".join([
+        keep[0],
+        "Related: Police rescue 11 women sold across the border",
+        "READ MORE: Scam compounds in Cambodia hold thousands",
+        "Xem thêm: Giải cứu 27 công dân bị lừa sang Campuchia",
+        keep[1],
+        "Follow us on Facebook and Twitter for the latest news.",
+        "Sign up for our daily newsletter.",
+        keep[2],
+        "Theo dõi chúng tôi trên Zalo và Facebook.",
+        keep[3],
+        "Đăng ký nhận bản tin qua Zalo.",
+        keep[4],
+        keep[5],
+        "Email Jane Doe at jane.doe@example.org or follow her @janedoe.",
+    ])
+    cleaned, author = clean_text(text)
+    assert cleaned.split("\n") == keep and author is None
+
+
+def test_clean_text_drops_runs_of_linked_headlines_in_the_second_half():
+    body = [f"Paragraph {i} of the report tells what the officers found and what happens next to the victims."
+            for i in range(6)]
+    links = {"Police rescue eleven women sold across the border", "Scam compound bosses jailed in landmark trial",
+             "Hotline", "Ministry report lists new trafficking routes"}
+    text = "\n".join([body[0], "Ministry report lists new trafficking routes", *body[1:],
+                      "DON'T MISS", "- Police rescue eleven women sold across the border",
+                      "- Scam compound bosses jailed in landmark trial"])
+    cleaned, _ = clean_text(text, anchors=lambda: links)
+    # the run and its heading go; a single linked line in the first half stays
+    assert cleaned.split("\n") == [body[0], "Ministry report lists new trafficking routes", *body[1:]]
+    assert clean_text(text)[0] == text          # without the page's links nothing is judged linked
+
+
+def test_mode_options_are_honoured():
+    html = (f"<html><head><title>Women rescued</title></head><body><h1>Women rescued</h1>"
+            f"<div class='article-body'>{STORY}</div></body></html>")
+    for options in (ExtractOptions(now=NOW, favor_precision=True), ExtractOptions(now=NOW, favor_recall=True)):
+        assert extract_article(html, "https://example.org/d.html", options=options)["text"].count("Paragraph") == 6
+
+
+# ------------------------------------------------------------------ the benchmark scripts
+
+def _bench_module(name: str):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_extraction_bench_metric_is_the_benchmarks():
+    b = _bench_module("extraction_quality")
+    same = b.string_shingle_matching("one two three four five", "one two three four five")
+    assert same == (1.0, 0.0, 0.0)
+    # tokens are case-sensitive, as in the benchmark's evaluate.py
+    assert b.string_shingle_matching("Alpha beta gamma delta", "alpha beta gamma delta")[0] == 0.0
+    # fewer than 4 tokens: one shorter shingle
+    assert b.string_shingle_matching("two words", "two words") == (1.0, 0.0, 0.0)
+    # an empty prediction counts for recall only; F1 is the harmonic mean of the two averages
+    rows = [b.string_shingle_matching("a b c d e", ""), same]
+    m = b.metrics(rows)
+    assert (m["precision"], m["recall"]) == (1.0, 0.5) and abs(m["f1"] - 2 / 3) < 1e-12
+    # per page TP/FP/FN over shingle multisets, normalised
+    tp, fp, fn = b.string_shingle_matching("a b c d e f", "a b c d x")
+    assert (tp, fp, fn) == (1 / 4, 1 / 4, 2 / 4)     # abcd matches; bcdx extra; bcde, cdef missed
+
+
+def test_extraction_bench_without_data_says_so(tmp_path, monkeypatch, capsys):
+    b = _bench_module("extraction_quality")
+    monkeypatch.setattr(b, "DATA", tmp_path / "missing")
+    monkeypatch.setattr(sys, "argv", ["extraction_quality.py"])
+    assert b.main() == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "missing" in out[0]
+    assert out[-1].startswith("BENCH-JSON ") and "skipped" in __import__("json").loads(out[-1][11:])
+
+
+def test_dates_bench_on_the_sample_sites(monkeypatch, capsys):
+    import json
+    b = _bench_module("dates_quality")
+    monkeypatch.setattr(sys, "argv", ["dates_quality.py"])
+    assert b.main() == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("BENCH-JSON "):])
+    assert report["name"] == "dates_quality" and report["figures"]["errors"] == 0
+    assert all(target["met"] for target in report["targets"])
