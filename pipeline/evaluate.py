@@ -4,18 +4,25 @@ Pure functions of examples and predictions; the figures are plain JSON-ready dic
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from itertools import islice
+from typing import Iterable, Iterator, Sequence
 
 from .labelled import Example
 from .topic import TopicStage
 
-BATCH = 256
+BATCH = 256  # documents the model scores at once: batching amortises its per-call overhead
+
+
+def batches(items: Iterable, size: int = BATCH) -> Iterator[list]:
+    """Consecutive lists of `size` items (the last may be shorter), without materialising `items`."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def classify_examples(stage: TopicStage, examples: Sequence[Example]) -> list[dict]:
     results: list[dict] = []
-    for start in range(0, len(examples), BATCH):
-        batch = examples[start:start + BATCH]
+    for batch in batches(examples):
         results.extend(stage.classify_many([{"title": ex.title, "text": ex.text, "language": ex.lang or None}
                                             for ex in batch]))
     return results

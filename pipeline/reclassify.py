@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import store
-from .evaluate import BATCH
+from .evaluate import batches
 from .topic import load_stage
 from .training import active_model_path
 
@@ -12,9 +12,7 @@ def reclassify(db, profile_path: str, ids: list[int] | None = None) -> dict:
     model = active_model_path(db)
     stage = load_stage(str(profile_path), str(model))
     seen = changed = flagged = 0
-    articles = list(store.iter_articles(db, ids))
-    for start in range(0, len(articles), BATCH):
-        batch = articles[start:start + BATCH]
+    for batch in batches(store.iter_articles(db, ids)):
         for article, result in zip(batch, stage.classify_many(batch)):
             seen += 1
             changed += store.save_classification(db, article["id"], result)

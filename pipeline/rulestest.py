@@ -7,8 +7,9 @@ stored articles the candidate would newly flag or unflag.
 from __future__ import annotations
 
 from . import labelled, store
-from .evaluate import BATCH, evaluate
+from .evaluate import batches, evaluate
 from .topic import TopicStage
+from .training import analyst_examples
 
 SUMMARY_KEYS = ("precision", "recall", "f1", "tp", "fp", "fn", "tn", "n")
 
@@ -16,10 +17,7 @@ SUMMARY_KEYS = ("precision", "recall", "f1", "tp", "fp", "fn", "tn", "n")
 def labelled_sets(db) -> dict[str, list[labelled.Example]]:
     sets = {"shipped train": labelled.shipped("train"), "shipped test": labelled.shipped("test")}
     if db is not None:
-        sets["analyst labels"] = [
-            labelled.Example(id=f"article:{r['id']}", title=r["title"] or "", text=r["text"] or "",
-                             lang=r["language"] or "", label=r["label"], origin="analyst")
-            for r in store.labelled_articles(db)]
+        sets["analyst labels"] = analyst_examples(db)
     return sets
 
 
@@ -44,25 +42,14 @@ def _summary(figures: dict) -> dict:
 
 def _stored_changes(active: TopicStage, candidate: TopicStage, db) -> dict:
     flagged, unflagged, seen = [], [], 0
-    batch: list[dict] = []
-    for article in store.iter_articles(db):
-        batch.append(article)
-        if len(batch) == BATCH:
-            seen += _compare(active, candidate, batch, flagged, unflagged)
-            batch = []
-    seen += _compare(active, candidate, batch, flagged, unflagged)
+    for batch in batches(store.iter_articles(db)):
+        seen += len(batch)
+        for article, old, new in zip(batch, active.classify_many(batch), candidate.classify_many(batch)):
+            if old["flagged"] != new["flagged"]:
+                row = {"id": article["id"], "title": article["title"], "score_active": old["score"],
+                       "score_candidate": new["score"], "reason": new["reason"]}
+                (flagged if new["flagged"] else unflagged).append(row)
     return {"stored": seen, "newly_flagged": flagged, "newly_unflagged": unflagged}
-
-
-def _compare(active, candidate, batch, flagged, unflagged) -> int:
-    if not batch:
-        return 0
-    for article, old, new in zip(batch, active.classify_many(batch), candidate.classify_many(batch)):
-        if old["flagged"] != new["flagged"]:
-            row = {"id": article["id"], "title": article["title"], "score_active": old["score"],
-                   "score_candidate": new["score"], "reason": new["reason"]}
-            (flagged if new["flagged"] else unflagged).append(row)
-    return len(batch)
 
 
 def report_lines(report: dict) -> list[str]:

@@ -37,12 +37,15 @@ def active_model_path(db) -> Path:
     return base_model_path()
 
 
+def analyst_examples(db) -> list[labelled.Example]:
+    return [labelled.Example(id=f"article:{row['id']}", title=row["title"] or "", text=row["text"] or "",
+                             lang=row["language"] or "", label=row["label"], origin="analyst")
+            for row in store.labelled_articles(db)]
+
+
 def training_examples(db) -> list[labelled.Example]:
     """The shipped training split, then the analyst's labels (never the held-out test split)."""
-    analyst = [labelled.Example(id=f"article:{row['id']}", title=row["title"] or "", text=row["text"] or "",
-                                lang=row["language"] or "", label=row["label"], origin="analyst")
-               for row in store.labelled_articles(db)]
-    return labelled.shipped("train") + analyst
+    return labelled.shipped("train") + analyst_examples(db)
 
 
 def train(db, db_path: Path, profile) -> dict:
