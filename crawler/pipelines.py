@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from scrapy.exceptions import DropItem
 
 from pipeline import store
+from pipeline.classify import load_profile
 from pipeline.process import process_page
 from pipeline.paths import profile_path
 from pipeline.training import active_model_path
@@ -40,6 +41,7 @@ class ArticlePipeline:
         self.min_chars = min_chars
         self.pool: ProcessPoolExecutor | None = None
         self.model_path: str | None = None
+        self.model_resolved = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -55,10 +57,20 @@ class ArticlePipeline:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self.pool
 
+    def open_spider(self, spider=None):
+        # One fsync per commit would stall the reactor on every stored article. In WAL mode,
+        # NORMAL still never corrupts the database; a power cut may lose the last commits, and
+        # those articles, no longer known, are simply fetched again by the next crawl.
+        self.crawler.spider.db.execute("PRAGMA synchronous = NORMAL")
+
     def _model_path(self, spider) -> str | None:
-        # resolved once, on the first article: the model in use is recorded in the database
-        if self.model_path is None:
-            self.model_path = str(active_model_path(spider.db))
+        # resolved once, on the first article: the model in use is recorded in the database.
+        # A profile that does not use the model ([model] use = false) gets none: loading it
+        # would cost every worker scikit-learn (~90 MB) for a probability nobody reads
+        if not self.model_resolved:
+            uses_model = load_profile(self.profile).model.use
+            self.model_path = str(active_model_path(spider.db)) if uses_model else None
+            self.model_resolved = True
         return self.model_path
 
     def close_spider(self, spider=None):

@@ -13,7 +13,7 @@ import sqlite_utils
 
 from .urls import url_key
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def utcnow() -> str:
@@ -73,6 +73,8 @@ def _create_tables(db: sqlite_utils.Database) -> None:
     db["articles"].create_index(["url"], unique=True, if_not_exists=True)
     db["articles"].create_index(["source", "published"], if_not_exists=True)
     db["articles"].create_index(["published"], if_not_exists=True)
+    # source health (last_article_at, article_counts): per-source max/range on stored_at
+    db["articles"].create_index(["source", "stored_at"], if_not_exists=True)
     if not db["articles_fts"].exists():
         db["articles"].enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61")
     # every URL an article was seen under (feed link, tracking variant, canonical):
@@ -100,6 +102,8 @@ def _create_tables(db: sqlite_utils.Database) -> None:
         "skipped_offsite": int, "duplicates": int, "extraction_failures": int, "errors": int,
         "not_modified": int, "status_counts": str, "error_counts": str, "duration_s": float,
     }, pk=("run_id", "source"), foreign_keys=[("run_id", "crawl_runs", "id")], if_not_exists=True)
+    # source health reads one source's runs (the key leads with run_id)
+    db["crawl_source_stats"].create_index(["source", "run_id"], if_not_exists=True)
     db["crawl_errors"].create({
         "id": int, "run_id": int, "source": str, "url": str, "kind": str, "detail": str, "at": str,
     }, pk="id", foreign_keys=[("run_id", "crawl_runs", "id")], if_not_exists=True)
@@ -113,6 +117,7 @@ def _create_tables(db: sqlite_utils.Database) -> None:
                               pk="article_id",
                               foreign_keys=[("article_id", "articles", "id"), ("digest_id", "digests", "id")],
                               if_not_exists=True)
+    db["digest_items"].create_index(["digest_id"], if_not_exists=True)  # a digest's items
 
 
 # ---------------------------------------------------------------- articles
@@ -342,14 +347,19 @@ def digest_for_day(db: sqlite_utils.Database, day: str) -> dict | None:
 
 def digest_candidates(db: sqlite_utils.Database, day: str) -> list[dict]:
     """Flagged articles in no earlier digest (those already in this day's digest stay in it)."""
+    # the few pending ids first (flagged index), then their articles: joining articles first
+    # reads every flagged article's row, text and all (150 ms at a million articles, 13 ms so)
     sql = """
+        WITH pending AS (
+            SELECT c.article_id FROM classifications c
+            LEFT JOIN digest_items di ON di.article_id = c.article_id
+            LEFT JOIN digests d ON d.id = di.digest_id
+            WHERE c.flagged = 1 AND (di.article_id IS NULL OR d.day = ?))
         SELECT a.id, a.url, a.source, a.title, a.published, a.language, a.author,
                c.score, c.matched_terms, c.snippet, c.subtopics, c.countries
-        FROM articles a
-        JOIN classifications c ON c.article_id = a.id
-        LEFT JOIN digest_items di ON di.article_id = a.id
-        LEFT JOIN digests d ON d.id = di.digest_id
-        WHERE c.flagged = 1 AND (di.article_id IS NULL OR d.day = ?)
+        FROM pending p
+        JOIN articles a ON a.id = p.article_id
+        JOIN classifications c ON c.article_id = p.article_id
         ORDER BY coalesce(a.published, '') DESC, a.id DESC
     """
     return _with_lists(db.query(sql, [day]))
@@ -392,10 +402,12 @@ def flagged_since(db: sqlite_utils.Database, since: str) -> list[dict]:
         SELECT a.id, a.url, a.source, a.title, a.published, a.language, a.author,
                c.score, c.matched_terms, c.snippet, c.subtopics, c.countries
         FROM articles a JOIN classifications c ON c.article_id = a.id
-        WHERE c.flagged = 1 AND coalesce(a.published, a.fetched_at) >= ?
+        WHERE +c.flagged = 1 AND (a.published >= ? OR (a.published IS NULL AND a.fetched_at >= ?))
         ORDER BY coalesce(a.published, '') DESC, a.id DESC
     """
-    return _with_lists(db.query(sql, [since]))
+    # spelled out rather than coalesce(), and `+` keeps the flagged index out: the published
+    # index then narrows a million articles to the window
+    return _with_lists(db.query(sql, [since, since]))
 
 
 # ---------------------------------------------------------------- stories
@@ -576,7 +588,7 @@ def source_history(db: sqlite_utils.Database, source: str, limit: int = 10) -> l
     started_at and the JSON columns decoded."""
     rows = list(db.query("""
         SELECT s.*, r.started_at FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
-        WHERE s.source = ? ORDER BY r.started_at DESC, r.id DESC LIMIT ?""", [source, limit]))
+        WHERE s.source = ? ORDER BY s.run_id DESC LIMIT ?""", [source, limit]))  # run ids grow with time
     for row in rows:
         row["status_counts"] = json.loads(row["status_counts"] or "{}")
         row["error_counts"] = json.loads(row["error_counts"] or "{}")
@@ -600,7 +612,8 @@ def sources_with_runs(db: sqlite_utils.Database) -> list[str]:
 
 def last_success_at(db: sqlite_utils.Database, source: str) -> str | None:
     """started_at of the latest run in which the source got at least one 2xx response."""
-    return db.execute("""
-        SELECT max(r.started_at) FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
-        WHERE s.source = ? AND coalesce(json_extract(s.status_counts, '$."2xx"'), 0) > 0""",
-                      [source]).fetchone()[0]
+    row = db.execute("""
+        SELECT r.started_at FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
+        WHERE s.source = ? AND coalesce(json_extract(s.status_counts, '$."2xx"'), 0) > 0
+        ORDER BY s.run_id DESC LIMIT 1""", [source]).fetchone()
+    return row[0] if row else None

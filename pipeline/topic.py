@@ -3,8 +3,9 @@
 The rules decide, and the model may overturn them only at the margins, as the profile's
 [model] table allows (see :func:`decide`): an article the rules found some evidence in but
 too little is flagged when the model is confident; an article that just reached the rules'
-threshold is dropped when the model is confident it is not about trafficking. Every result
-carries the rule points, the model's probability and a one-line reason.
+threshold is dropped when the model is confident it is not about trafficking. The model is
+consulted only in that margin. Every result carries the rule points, the model's probability
+(null where it was not consulted) and a one-line reason.
 """
 from __future__ import annotations
 
@@ -26,19 +27,26 @@ class TopicStage:
         return self.classify_many([{"title": title, "text": text, "language": language}])[0]
 
     def classify_many(self, docs: Sequence[dict]) -> list[dict]:
-        """Classify documents (title, text, language); the model scores them in one batch."""
+        """Classify documents (title, text, language)."""
         results = [rules.classify(self.profile, title=d.get("title") or "", text=d.get("text") or "",
                                   language=d.get("language")) for d in docs]
-        use_model = self.model is not None and self.profile.model.use
-        probabilities = (self.model.probabilities([(d.get("title") or "", d.get("text") or "") for d in docs])
-                         if use_model else [None] * len(docs))
-        for result, probability in zip(results, probabilities):
+        for doc, result in zip(docs, results):
+            probability = None
+            if self.consults_model(result["score"]):
+                probability = self.model.probability(doc.get("title") or "", doc.get("text") or "")
             flagged, reason = decide(result["score"], self.profile.threshold, probability, self.profile.model)
             result.update(flagged=flagged, reason=reason, probability=probability,
-                          model_version=self.model.version if use_model else None)
+                          model_version=self.model.version if probability is not None else None)
             if not flagged:
                 result["subtopics"] = []  # subtopics describe flagged stories only
         return results
+
+
+    def consults_model(self, score: float) -> bool:
+        """Only where the model may change the decision (evidence <= score < strong): elsewhere
+        the rules decide alone, and most news (no evidence at all) costs no model time."""
+        policy = self.profile.model
+        return self.model is not None and policy.use and policy.evidence <= score < policy.strong
 
 
 def decide(score: float, threshold: float, probability: float | None, policy: ModelPolicy) -> tuple[bool, str]:

@@ -1,6 +1,6 @@
 """Which model is in use, and `tipwatch train`: retrain from shipped + analyst labels, score, record.
 
-Models live beside the database, in `<db folder>/models/<version>.joblib`, and each one
+Models live beside the database, in `<db folder>/models/<version>.json.gz`, and each one
 `tipwatch train` made has a row in the `models` table; the newest is in use. A database with
 no trained model uses the base model: trained from the shipped training split alone, on first
 use, and cached (per scikit-learn version) in tipwatch's cache folder.
@@ -23,7 +23,7 @@ def models_dir(db_path: Path) -> Path:
 def base_model_path() -> Path:
     """The model trained from the shipped training split only (trained once, then cached)."""
     examples = labelled.shipped("train")
-    path = cache_dir() / "models" / f"base-{topic_model.version_of(examples)}.joblib"
+    path = cache_dir() / "models" / f"base-{topic_model.version_of(examples)}.json.gz"
     if not path.exists():
         topic_model.save(topic_model.train(examples), path)
     return path
@@ -52,7 +52,7 @@ def train(db, db_path: Path, profile) -> dict:
     """Train on shipped + analyst labels, score on the held-out test split, save and record."""
     examples = training_examples(db)
     trained = topic_model.train(examples)
-    path = topic_model.save(trained, models_dir(db_path) / f"{trained.version}.joblib")
+    path = topic_model.save(trained, models_dir(db_path) / f"{trained.version}.json.gz")
     test = labelled.shipped("test")
     scores = {"combined": evaluate(TopicStage(profile, trained), test),
               "model_only": _model_only(trained, test)}

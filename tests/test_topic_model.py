@@ -81,29 +81,45 @@ def small_set():
 def test_model_is_deterministic_and_round_trips(tmp_path):
     first, second = model.train(small_set()), model.train(small_set())
     assert first.version == second.version and first.version.startswith("m")
-    path = model.save(first, tmp_path / "m.joblib")
+    path = model.save(first, tmp_path / "m.json.gz")
     loaded = model.load(path)
     docs = [("Girls sold to a brothel", "They were rescued by police."), ("Heroin haul", "Drug traffickers held.")]
-    assert loaded.probabilities(docs) == first.probabilities(docs)
+    # weights are stored to 6 decimals
+    assert loaded.probabilities(docs) == pytest.approx(first.probabilities(docs), abs=1e-5)
+    assert model.save(second, tmp_path / "again.json.gz").read_bytes() == path.read_bytes()
     high, low = loaded.probabilities(docs)
     assert high > 0.5 > low
     assert model.train(small_set()[:-1]).version != first.version  # other data, other version
 
 
+def test_pure_python_scoring_equals_scikit_learn():
+    fitted = model.fit(small_set())
+    ours = model.from_estimator("m-test", fitted)
+    docs = [("Girls sold to a brothel", "They were rescued by police in Lào Cai."), ("Heroin haul", "x"),
+            ("", "Police seized  heroin\n\nfrom drug traffickers: a b c"), ("", "")]
+    expected = fitted.predict_proba([model.model_text(t, x) for t, x in docs])[:, 1]
+    assert ours.probabilities(docs) == pytest.approx(list(expected), abs=1e-9)
+
+
 def test_model_errors(tmp_path):
     with pytest.raises(model.ModelError, match="both labels"):
         model.train([ex for ex in small_set() if ex.label == 1])
-    (tmp_path / "broken.joblib").write_bytes(b"not a model")
-    with pytest.raises(model.ModelError, match="broken.joblib: cannot load"):
-        model.load(tmp_path / "broken.joblib")
+    (tmp_path / "broken.json.gz").write_bytes(b"not a model")
+    with pytest.raises(model.ModelError, match="broken.json.gz: cannot load"):
+        model.load(tmp_path / "broken.json.gz")
 
 
 def test_stage_explains_each_decision():
     stage = TopicStage(load_profile(REPO / "seeds/topics/trafficking.toml"), model.train(small_set()))
-    result = stage.classify(title="Human trafficking ring busted", text="Police rescued 5 women.", language="en")
-    assert result["flagged"] is True and result["rules"]["tip-core"] > 0
+    result = stage.classify(title="", text="Police said the women were trafficked.", language="en")
+    assert result["flagged"] is True and 0 < result["score"] < 6 and result["rules"]
     assert 0 <= result["probability"] <= 1 and result["model_version"] == stage.model.version
     assert result["reason"].startswith("rules ") and "model 0." in result["reason"]
+    # outside the margin where it could change the decision, the model is not consulted
+    for title, text in [("Human trafficking ring busted", "Human trafficking. " * 3), ("Weather", "Rain.")]:
+        result = stage.classify(title=title, text=text, language="en")
+        assert result["probability"] is None and result["model_version"] is None
+        assert "model" not in result["reason"]
 
 
 EVAL_ROWS = [
@@ -171,15 +187,18 @@ def test_train_then_classify_all_stores_explained_decisions(stored):
     assert "(2 analyst labels)" in out and "held-out test split" in out
     db = store.open_db(path)
     (row,) = list(db.query("SELECT version, path, n_analyst, precision, recall FROM models"))
-    assert row["n_analyst"] == 2 and row["path"].endswith(row["version"] + ".joblib")
-    assert (path.parent / "models" / f"{row['version']}.joblib").exists()
+    assert row["n_analyst"] == 2 and row["path"].endswith(row["version"] + ".json.gz")
+    assert (path.parent / "models" / f"{row['version']}.json.gz").exists()
     assert 0 < row["precision"] <= 1 and 0 < row["recall"] <= 1
+    margin = store.save_article(db, article(4, title="", text="Police said the women were trafficked."))
     assert f"(model {row['version']})" in tipwatch("classify", "--all", "--db", path).stdout
     decisions = {r["article_id"]: r for r in db.query("SELECT * FROM classifications")}
-    assert {r["model_version"] for r in decisions.values()} == {row["version"]}
     assert decisions[ids[0]]["flagged"] == 1 and decisions[ids[1]]["flagged"] == 0
     assert json.loads(decisions[ids[0]]["rules"])["tip-core"] > 0
-    assert all(0 <= r["probability"] <= 1 and r["reason"].startswith("rules ") for r in decisions.values())
+    assert all(r["reason"].startswith("rules ") for r in decisions.values())
+    consulted = [r for r in decisions.values() if r["probability"] is not None]
+    assert [r["article_id"] for r in consulted] == [margin] and all(0 <= r["probability"] <= 1 and r["model_version"] == row["version"]
+                             for r in consulted)
     # same labels, same model: training again changes nothing
     tipwatch("train", "--db", path)
     assert db["models"].count == 1
