@@ -236,7 +236,7 @@ LIMIT 500
 """
 
 DIGESTS_SENT = """
-WITH recent AS (SELECT * FROM digests ORDER BY day DESC LIMIT 366),
+WITH recent AS (SELECT * FROM digests ORDER BY day DESC LIMIT 92),  -- a quarter: each digest costs a source look-up per article
 items AS (
   SELECT r.id AS digest_id, di.article_id, coalesce(di.story_key, 's' || di.article_id) AS story,
          (SELECT source FROM articles WHERE id = di.article_id) AS source
@@ -323,7 +323,7 @@ CANNED_QUERIES: dict[str, dict] = {
     },
     "digests_sent": {
         "title": "Digests sent",
-        "description": "Every digest of the last year, newest first: how many articles and stories it held, from which "
+        "description": "The last 92 digests (about three months), newest first: how many articles and stories it held, from which "
                        "sources, and what each channel delivered (not sent: written to its file only).",
         "sql": DIGESTS_SENT, "params": [],
     },
