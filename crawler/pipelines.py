@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from scrapy.exceptions import DropItem
 
 from pipeline import store
-from pipeline.classify import load_profile
 from pipeline.process import process_page
 from pipeline.paths import profile_path
 from pipeline.training import active_model_path
@@ -41,7 +40,6 @@ class ArticlePipeline:
         self.min_chars = min_chars
         self.pool: ProcessPoolExecutor | None = None
         self.model_path: str | None = None
-        self.model_resolved = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -64,13 +62,10 @@ class ArticlePipeline:
         self.crawler.spider.db.execute("PRAGMA synchronous = NORMAL")
 
     def _model_path(self, spider) -> str | None:
-        # resolved once, on the first article: the model in use is recorded in the database.
-        # A profile that does not use the model ([model] use = false) gets none: loading it
-        # would cost every worker scikit-learn (~90 MB) for a probability nobody reads
-        if not self.model_resolved:
-            uses_model = load_profile(self.profile).model.use
-            self.model_path = str(active_model_path(spider.db)) if uses_model else None
-            self.model_resolved = True
+        # resolved once, on the first article: the model in use is recorded in the database
+        # (the workers' topic stage ignores it when the profile says [model] use = false)
+        if self.model_path is None:
+            self.model_path = str(active_model_path(spider.db))
         return self.model_path
 
     def close_spider(self, spider=None):

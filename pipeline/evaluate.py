@@ -10,7 +10,7 @@ from typing import Iterable, Iterator, Sequence
 from .labelled import Example
 from .topic import TopicStage
 
-BATCH = 256  # documents the model scores at once: batching amortises its per-call overhead
+BATCH = 256  # documents held in memory at once when streaming stored articles
 
 
 def batches(items: Iterable, size: int = BATCH) -> Iterator[list]:

@@ -41,6 +41,7 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 from .decode import decode_html
+from .language import vietnamese_share
 
 __all__ = ["decode_html", "extract_article", "ExtractionError", "ExtractOptions", "clean_text"]
 
@@ -318,31 +319,7 @@ def _anchor_texts(tree) -> set[str]:
 
 # ----------------------------------------------------------------------------- language
 
-_VI_SPECIFIC = "ăâđêôơưĂÂĐÊÔƠƯ"
-_VI_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 _EN_STOP = {"the", "and", "of", "to", "in", "is", "that", "for", "was", "with", "on", "as", "said"}
-_VI_CHARS_RE = None
-_LETTER_RE = re.compile(r"[^\W\d_]")
-
-
-def _vi_chars_re():
-    """One character class: the Vietnamese-specific letters and every precomposed letter
-    carrying a Vietnamese tone mark (grave, acute, tilde, hook above, dot below)."""
-    global _VI_CHARS_RE
-    if _VI_CHARS_RE is None:
-        chars = set(_VI_SPECIFIC)
-        for code in range(0x80, 0x2000):
-            ch = chr(code)
-            if ch.isalpha() and any(c in _VI_MARKS for c in unicodedata.normalize("NFD", ch)):
-                chars.add(ch)
-        _VI_CHARS_RE = re.compile("[" + re.escape("".join(sorted(chars))) + "]")
-    return _VI_CHARS_RE
-
-
-def _vi_density(text: str) -> float:
-    sample = text[:20000]
-    letters = len(_LETTER_RE.findall(sample))
-    return len(_vi_chars_re().findall(sample)) / letters if letters else 0.0
 
 
 def _looks_english(text: str) -> bool:
@@ -353,7 +330,7 @@ def _looks_english(text: str) -> bool:
     # English prose about Viet Nam carries Vietnamese names (Tây Ninh, Đồng Tháp): their
     # letters are few next to a Vietnamese text's, where nearly every word has one
     return (sum(w in _EN_STOP for w in words) / len(words) > 0.08
-            and (non_ascii / max(1, len(words)) < 0.05 or _vi_density(text) < 0.03))
+            and (non_ascii / max(1, len(words)) < 0.05 or vietnamese_share(text) < 0.03))
 
 
 def _language(tree, text: str, hint: str | None) -> str | None:
@@ -366,7 +343,7 @@ def _language(tree, text: str, hint: str | None) -> str | None:
         if value and re.match(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*$", value.strip()):
             declared = value.strip().split("-")[0].split("_")[0].lower()
             break
-    density = _vi_density(text)
+    density = vietnamese_share(text)
     if declared:
         if declared != "vi" and density > 0.08:
             return "vi"  # template says 'en' but the text is Vietnamese

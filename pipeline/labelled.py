@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from .language import guess_language
 from .paths import SEEDS_DIR
 
 LABELLED_DIR = SEEDS_DIR / "labelled"
 SPLITS = ("train", "test")
-
-_VI_LETTERS = set("ăâđêôơưĂÂĐÊÔƠƯ")
-_VI_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
-_SCRIPTS = (("th", "\u0e00", "\u0e7f"), ("lo", "\u0e80", "\u0eff"), ("km", "\u1780", "\u17ff"),
-            ("my", "\u1000", "\u109f"), ("zh", "\u4e00", "\u9fff"))
-
 
 class LabelledError(ValueError):
     """A labelled file cannot be read; the message names the file and line."""
@@ -37,20 +31,6 @@ class Example:
     label: int | None = None
     kind: str = ""
     origin: str = ""  # "train" / "test" (shipped splits), "analyst", or a file name
-
-
-def guess_language(text: str) -> str:
-    """A coarse language code from the script and Vietnamese letters ('en' for Latin otherwise)."""
-    sample = text[:5000]
-    letters = [ch for ch in sample if ch.isalpha()]
-    if not letters:
-        return "und"
-    for code, low, high in _SCRIPTS:
-        if sum(low <= ch <= high for ch in letters) > len(letters) / 3:
-            return code
-    vietnamese = sum(ch in _VI_LETTERS or (ord(ch) > 0x7F and bool(_VI_TONES & set(unicodedata.normalize("NFD", ch))))
-                     for ch in letters)
-    return "vi" if vietnamese / len(letters) > 0.05 else "en"
 
 
 def read_jsonl(path: str | Path, origin: str | None = None) -> list[Example]:

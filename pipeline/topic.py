@@ -68,6 +68,8 @@ def decide(score: float, threshold: float, probability: float | None, policy: Mo
 
 @lru_cache(maxsize=4)
 def load_stage(profile_path: str, model_path: str | None = None) -> TopicStage:
-    """The stage for a profile file and a model file (None: rules only). Cached per process."""
-    model = load_model(model_path) if model_path else None
-    return TopicStage(rules.load_profile(profile_path), model)
+    """The stage for a profile file and a model file (None: rules only). Cached per process.
+    A profile that does not use the model ([model] use = false) never loads it."""
+    profile = rules.load_profile(profile_path)
+    model = load_model(model_path) if model_path and profile.model.use else None
+    return TopicStage(profile, model)

@@ -220,3 +220,19 @@ def test_rules_test_lists_what_a_changed_profile_would_flag(stored, tmp_path):
     broken.write_text('[profile]\nthreshold = 3\n[[rule]]\nname = "x"\nweight = "high"\nterms = ["a"]\n')
     result = tipwatch("rules", "test", "--profile", broken, "--db", path, check=False)
     assert result.returncode == 1 and "rule 'x': key 'weight' must be a number" in result.stderr
+
+
+def test_profile_without_model_never_loads_it(tmp_path):
+    from pipeline.topic import load_stage
+
+    text = (REPO / "seeds/topics/trafficking.toml").read_text(encoding="utf-8")
+    profile = tmp_path / "rules-only.toml"
+    profile.write_text(text.replace("\nuse = true\n", "\nuse = false\n"), encoding="utf-8")
+    broken = tmp_path / "broken.json.gz"
+    broken.write_bytes(b"not a model")
+    stage = load_stage(str(profile), str(broken))  # a model it would fail to load
+    assert stage.model is None
+    result = stage.classify(title="", text="Police said the women were trafficked.", language="en")
+    assert result["probability"] is None and "model" not in result["reason"]
+    with pytest.raises(model.ModelError):
+        load_stage(str(REPO / "seeds/topics/trafficking.toml"), str(broken))

@@ -1,0 +1,45 @@
+"""Which language a text is in, from its letters: shared by extraction and the labelled sets."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SCRIPTS = (("th", "\u0e00", "\u0e7f"), ("lo", "\u0e80", "\u0eff"), ("km", "\u1780", "\u17ff"),
+            ("my", "\u1000", "\u109f"), ("zh", "\u4e00", "\u9fff"))
+_VI_SPECIFIC = "ăâđêôơưĂÂĐÊÔƠƯ"
+_VI_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+_VI_CHARS_RE = None
+_LETTER_RE = re.compile(r"[^\W\d_]")
+
+
+def _vi_chars_re():
+    """One character class: the Vietnamese-specific letters and every precomposed letter
+    carrying a Vietnamese tone mark (grave, acute, tilde, hook above, dot below)."""
+    global _VI_CHARS_RE
+    if _VI_CHARS_RE is None:
+        chars = set(_VI_SPECIFIC)
+        for code in range(0x80, 0x2000):
+            ch = chr(code)
+            if ch.isalpha() and any(c in _VI_MARKS for c in unicodedata.normalize("NFD", ch)):
+                chars.add(ch)
+        _VI_CHARS_RE = re.compile("[" + re.escape("".join(sorted(chars))) + "]")
+    return _VI_CHARS_RE
+
+
+def vietnamese_share(text: str) -> float:
+    """Share of the letters that only Vietnamese writes (ă, ơ, đ, tone-marked vowels ...)."""
+    sample = text[:20000]
+    letters = len(_LETTER_RE.findall(sample))
+    return len(_vi_chars_re().findall(sample)) / letters if letters else 0.0
+
+
+def guess_language(text: str) -> str:
+    """A coarse language code from the script and Vietnamese letters ('en' for Latin otherwise)."""
+    sample = text[:5000]
+    letters = [ch for ch in sample if ch.isalpha()]
+    if not letters:
+        return "und"
+    for code, low, high in _SCRIPTS:
+        if sum(low <= ch <= high for ch in letters) > len(letters) / 3:
+            return code
+    return "vi" if vietnamese_share(sample) > 0.05 else "en"
