@@ -1,4 +1,9 @@
-"""`tipwatch`: the command line. Each command parses options and calls one function."""
+"""`tipwatch`: the command line. Each command parses options and calls one function.
+
+Commands import what they need when they run. Besides a quick `--help`, that matters to the
+crawl: its extraction workers are spawned processes, and spawning re-imports the main module,
+this one; the database layer (sqlite-utils, which loads NumPy) would cost each worker ~25 MB.
+"""
 from __future__ import annotations
 
 import functools
@@ -10,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from . import paths, store
+from . import paths
 from .classify import ProfileError
 from .crawl import CrawlError
 from .labelled import LabelledError
@@ -25,6 +30,8 @@ class Config:
     digests: Path
 
     def open_db(self):
+        from . import store
+
         return store.open_db(self.db)
 
 
@@ -73,6 +80,8 @@ def cli():
 @common_options
 def init(config: Config):
     """Create or migrate the database."""
+    from . import store
+
     db = config.open_db()
     click.echo(f"{config.db}: schema version {db.execute('PRAGMA user_version').fetchone()[0]}, "
                f"{store.article_count(db)} articles")
@@ -226,6 +235,8 @@ def rules_test_command(config: Config, against, as_json):
 @click.option("--note", default=None, help="Why (kept with the label).")
 def label(config: Config, ref, verdict, note):
     """Record the analyst's verdict on a stored article: about trafficking (yes) or not (no)."""
+    from . import store
+
     db = config.open_db()
     article = store.article_ref(db, ref)
     if article is None:

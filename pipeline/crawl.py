@@ -10,7 +10,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import store
 
 
 class CrawlError(RuntimeError):
@@ -93,6 +92,8 @@ def crawl_command(options: CrawlOptions) -> list[str]:
 def source_lines(db, run_id: int) -> list[str]:
     """One line per source: what the run fetched, stored, flagged and failed on;
     an unreachable source says so plainly."""
+    from . import store
+
     errors = store.run_errors(db, run_id)
     lines = []
     for row in store.run_stats(db, run_id):

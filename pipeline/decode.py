@@ -98,10 +98,9 @@ def decode_html(body: bytes, declared_encoding: str | None) -> str:
         if body.startswith(bom):
             return _nfc(body[len(bom):].decode(enc, errors="replace"))
 
-    non_ascii = any(b > 0x7F for b in body)
+    if body.isascii():
+        return body.decode("ascii")  # ASCII is NFC
     utf8 = _try(body, "utf-8")
-    if not non_ascii:
-        return _nfc(body.decode("ascii"))
 
     declared = normalize_encoding_name(declared_encoding)
     meta = _meta_charset(body)

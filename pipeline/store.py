@@ -142,7 +142,14 @@ def article_id_for_url(db: sqlite_utils.Database, url: str) -> int | None:
 
 
 _ARTICLE_FIELDS = ("title", "text", "author", "published", "date_source", "language", "sitename",
-                   "description", "image")
+                   "description", "image", "tags")
+
+
+def _stored_id(db: sqlite_utils.Database, keys: list[str]) -> int | None:
+    """The article stored under the first of these URL keys that has one."""
+    marks = ", ".join("?" * len(keys))
+    found = dict(db.execute(f"SELECT url, article_id FROM article_urls WHERE url IN ({marks})", keys).fetchall())
+    return next((found[key] for key in keys if key in found), None)
 
 
 def save_article(db: sqlite_utils.Database, article: dict, aliases: tuple[str, ...] = ()) -> int:
@@ -150,26 +157,28 @@ def save_article(db: sqlite_utils.Database, article: dict, aliases: tuple[str, .
 
     `article` holds url, source, fetched_at and the extraction fields. An existing
     row keeps its id and first fetch time, so re-running stores nothing twice.
+    Plain statements rather than sqlite-utils' table API: the crawl stores every article
+    through here, and the API's per-call introspection cost more than the insert itself.
     """
     url = article["url"]
-    existing = article_id_for_url(db, url)
-    for alias in aliases:
-        existing = existing or article_id_for_url(db, alias)
+    keys = list(dict.fromkeys(url_key(u) for u in (url, *aliases)))
+    existing = _stored_id(db, keys)
     row = {key: article.get(key) for key in _ARTICLE_FIELDS}
     row["tags"] = json.dumps(article.get("tags") or [], ensure_ascii=False)
     with db.conn:
         if existing is None:
             row.update(url=url, source=article["source"], fetched_at=article.get("fetched_at") or utcnow(),
                        stored_at=utcnow())
-            article_id = db["articles"].insert(row).last_pk
+            article_id = db.execute(f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                                    list(row.values())).lastrowid
         else:
             article_id = existing
-            current = db["articles"].get(article_id)
-            if any(current[key] != value for key, value in row.items()):
-                db["articles"].update(article_id, row)
-        for key in {url_key(u) for u in (url, *aliases)}:
-            db.execute("INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)",
-                       [key, article_id])
+            current = db.execute(f"SELECT {', '.join(row)} FROM articles WHERE id = ?", [article_id]).fetchone()
+            if tuple(current) != tuple(row.values()):
+                db.execute(f"UPDATE articles SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
+                           [*row.values(), article_id])
+        db.conn.executemany("INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)",
+                            [(key, article_id) for key in keys])
     return article_id
 
 
@@ -199,10 +208,13 @@ def article_count(db: sqlite_utils.Database, source: str | None = None) -> int:
 
 # ---------------------------------------------------------------- classifications
 
+_CLASSIFICATION_FIELDS = ("profile_version", "rules", "probability", "model_version", "reason", "score",
+                          "flagged", "matched_terms", "snippet", "subtopics", "countries")
+
+
 def save_classification(db: sqlite_utils.Database, article_id: int, result: dict) -> bool:
     """Store a classification; returns True when it changed anything."""
     row = {
-        "article_id": article_id,
         "profile_version": result["profile_version"],
         "rules": json.dumps(result.get("rules") or {}, ensure_ascii=False, sort_keys=True),
         "probability": (None if result.get("probability") is None
@@ -216,17 +228,17 @@ def save_classification(db: sqlite_utils.Database, article_id: int, result: dict
         "subtopics": json.dumps(result.get("subtopics", []), ensure_ascii=False),
         "countries": json.dumps(result.get("countries", []), ensure_ascii=False),
     }
-    current = db["classifications"].get(article_id) if _has_classification(db, article_id) else None
-    if current and all(current[k] == v for k, v in row.items()):
+    current = db.execute(f"SELECT {', '.join(_CLASSIFICATION_FIELDS)} FROM classifications WHERE article_id = ?",
+                         [article_id]).fetchone()
+    if current is not None and tuple(current) == tuple(row[k] for k in _CLASSIFICATION_FIELDS):
         return False
-    row["classified_at"] = utcnow()
+    columns = ("article_id", *_CLASSIFICATION_FIELDS, "classified_at")
+    values = [article_id, *(row[k] for k in _CLASSIFICATION_FIELDS), utcnow()]
     with db.conn:
-        db["classifications"].upsert(row, pk="article_id")
+        db.execute(f"INSERT INTO classifications ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                   f"ON CONFLICT (article_id) DO UPDATE SET "
+                   + ", ".join(f"{c} = excluded.{c}" for c in columns[1:]), values)
     return True
-
-
-def _has_classification(db, article_id: int) -> bool:
-    return db.execute("SELECT 1 FROM classifications WHERE article_id = ?", [article_id]).fetchone() is not None
 
 
 def flagged_count(db: sqlite_utils.Database, source: str | None = None) -> int:

@@ -1,11 +1,15 @@
 """URL identity: one article, one key, whatever tracking junk or scheme it arrives with."""
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urldefrag, urlsplit
 
 from courlan import normalize_url
 
 
+# A crawl asks for the same URL's forms a dozen times between discovering it and storing its
+# article; a small cache of recent answers saves most of courlan's work.
+@lru_cache(maxsize=4096)
 def normalize(url: str) -> str:
     """Canonical form for requests and storage: courlan's normalisation (lower-case host,
     default port dropped, tracking parameters such as utm_* and fbclid removed, query sorted)
@@ -17,6 +21,7 @@ def normalize(url: str) -> str:
     return urldefrag(cleaned)[0]
 
 
+@lru_cache(maxsize=4096)
 def url_key(url: str) -> str:
     """Identity key: the normalised URL without scheme, `www.` or trailing slash, so that
     http/https and www twins of one page are one article."""

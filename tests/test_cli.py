@@ -54,3 +54,14 @@ def test_sources_lists_shipped_entries():
     result = CliRunner().invoke(cli, ["sources"])
     assert result.exit_code == 0
     assert result.output.splitlines()[0].startswith("vns\ten\tenabled\tViet Nam News\t4 feeds, 0 sitemaps, 2 listings")
+
+
+def test_cli_module_stays_light_for_the_crawl_workers():
+    # spawned extraction workers re-import the main module (this CLI): it must not pull in the
+    # database layer, whose sqlite-utils loads NumPy (~25 MB in every worker)
+    import subprocess
+    import sys
+
+    probe = "import sys, pipeline.cli; print(sorted(m for m in ('sqlite_utils', 'numpy', 'scrapy') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout == "[]\n"
