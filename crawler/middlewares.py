@@ -1,10 +1,16 @@
-"""Downloader middleware: a redirect to an article this run already has (stored, or
-being fetched by another request) is not followed; the redirecting URL becomes one
-more alias of that article, so the next run does not request it either."""
+"""Downloader middleware.
+
+RedirectAliasMiddleware: a redirect to an article this run already has (stored, or being
+fetched by another request) is not followed; the redirecting URL becomes one more alias of
+that article, so the next run does not request it either.
+
+MetaRefreshMiddleware: Scrapy's, looking at a page only when it can hold a refresh tag.
+"""
 from __future__ import annotations
 
 from urllib.parse import urljoin
 
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 from scrapy.exceptions import IgnoreRequest
 
 from pipeline import store
@@ -45,3 +51,22 @@ class RedirectAliasMiddleware:
             spider.queued.add(key)
             return response
         raise DuplicateRedirect(f"duplicate: {request.url} redirects to {target}, already stored or queued")
+
+
+# Scrapy reads a refresh tag in a page's first 4,096 characters: at most 16 KiB of UTF-8
+_REFRESH_WINDOW = 4 * 4096
+
+
+class MetaRefreshMiddleware(ScrapyMetaRefreshMiddleware):
+    """Scrapy's meta-refresh redirects, without decoding every page to look for them.
+
+    Scrapy's looks by decoding the whole body (kept with the response while it waits for
+    extraction) for every HTML page. A refresh tag needs the letters "refresh" in the bytes of
+    the page's head, in any ASCII-compatible encoding; a page without them has no tag, and a page
+    in UTF-16 or UTF-32 (NUL bytes) is left to Scrapy's own check."""
+
+    def process_response(self, request, response, spider=None):
+        head = response.body[:_REFRESH_WINDOW]
+        if b"refresh" not in head.lower() and b"\x00" not in head:
+            return response
+        return super().process_response(request, response)

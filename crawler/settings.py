@@ -27,6 +27,10 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4
 # page yields one item, so the default (100) cost ~3 ms of reactor time per article. A sitemap's
 # hundreds of links still go through 16 at a time, which only schedules them.
 CONCURRENT_ITEMS = 16
+# Fetched pages wait here for an extraction worker; Scrapy stops sending requests while more than
+# this many bytes of pages wait. Its default (5 MB) let ~55 pages (and their memory) queue for two
+# workers that each take one page at a time; the 16 downloads in flight keep them fed anyway.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 2_000_000
 
 DOWNLOAD_TIMEOUT = 20
 RETRY_ENABLED = True
@@ -37,10 +41,15 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DNS_TIMEOUT = 10
 
 ITEM_PIPELINES = {"crawler.pipelines.ArticlePipeline": 300}
-# after Scrapy's RedirectMiddleware (600) in request order, so before it in response order
-DOWNLOADER_MIDDLEWARES = {"crawler.middlewares.RedirectAliasMiddleware": 650,
-                          # If-None-Match / If-Modified-Since on index pages (crawler/conditional.py)
-                          "crawler.conditional.ConditionalIndexMiddleware": 640}
+DOWNLOADER_MIDDLEWARES = {
+    # after Scrapy's RedirectMiddleware (600) in request order, so before it in response order
+    "crawler.middlewares.RedirectAliasMiddleware": 650,
+    # If-None-Match / If-Modified-Since on index pages (crawler/conditional.py)
+    "crawler.conditional.ConditionalIndexMiddleware": 640,
+    # Scrapy's meta-refresh redirects, in their place, without decoding every page to find them
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.MetaRefreshMiddleware": 580,
+}
 LOG_LEVEL = os.environ.get("TIPWATCH_LOG_LEVEL", "INFO")
 
 # tipwatch's own settings; the environment moves them, like the CLI's --db/--sources
