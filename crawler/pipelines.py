@@ -93,9 +93,8 @@ class ArticlePipeline:
             stats.bump("skipped_old")
             store.settle_url(spider.db, item["url"], source, f"older than window: {article['published']}")
             raise DropItem(f"{item['url']}: published {article['published']}, before the window")
-        article_id = store.save_article(spider.db, article, aliases)
+        article_id = store.save_article(spider.db, article, aliases)  # its URLs are known from now on
         store.save_classification(spider.db, article_id, result["classification"])
-        spider.known.update(url_key(u) for u in (article["url"], *aliases))
         stats.bump("articles_stored")
         stats.bump("articles_flagged", int(bool(result["classification"]["flagged"])))
         return {"id": article_id, "url": article["url"], "source": source,

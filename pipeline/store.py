@@ -122,11 +122,11 @@ def _create_tables(db: sqlite_utils.Database) -> None:
 
 # ---------------------------------------------------------------- articles
 
-def known_url_keys(db: sqlite_utils.Database) -> set[str]:
-    """Keys (see urls.url_key) of every URL not to fetch again: stored articles under all
-    their aliases, and pages settled without an article (too old, gone, not an article)."""
-    stored = {row[0] for row in db.execute("SELECT url FROM article_urls")}
-    return stored | {row[0] for row in db.execute("SELECT url FROM settled_urls")}
+def is_known_url(db: sqlite_utils.Database, key: str) -> bool:
+    """Is this URL key (see urls.url_key) one not to fetch again: a stored article's, under any of
+    its URLs, or a page settled without an article (too old, gone, not an article)?"""
+    return db.execute("SELECT EXISTS (SELECT 1 FROM article_urls WHERE url = ?) "
+                      "OR EXISTS (SELECT 1 FROM settled_urls WHERE url = ?)", [key, key]).fetchone()[0] == 1
 
 
 def settle_url(db: sqlite_utils.Database, url: str, source: str, reason: str) -> None:

@@ -17,6 +17,7 @@ from scrapy import signals
 from scrapy.http import TextResponse
 
 from crawler.discovery import DiscoveryError, Link, listing_links, next_page_url, parse_feed, parse_sitemap
+from crawler.known import KnownUrls
 from crawler.runstats import SourceStats, describe_failure
 from pipeline import store
 from pipeline.dates import url_date
@@ -66,7 +67,7 @@ class NewsSpider(scrapy.Spider):
         path = sources_path(self.sources_file or settings.get("TIPWATCH_SOURCES"))
         self.sources: dict[str, Source] = {s.name: s for s in select_sources(load_sources(path), self.source_names)}
         self.db = store.open_db(db_path(settings.get("TIPWATCH_DB")))
-        self.known: set[str] = store.known_url_keys(self.db)
+        self.known = KnownUrls(self.db)
         self.queued: set[str] = set()
         self.pending_aliases: dict[str, list[str]] = {}  # key → URLs redirecting to a queued article
         self.stats_by_source = {name: SourceStats() for name in self.sources}
