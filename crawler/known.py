@@ -1,11 +1,10 @@
 """The URLs a crawl must not fetch again, asked of the database one at a time.
 
 Loading every known URL when a crawl starts cost a database of a million articles 0.8 s and
-~130 MB, on every run; one indexed look-up per discovered link costs tens of microseconds.
+~130 MB, on every run; an indexed look-up per discovered link costs a few microseconds (3.5 ms
+for a sitemap's 500 links on that database).
 """
 from __future__ import annotations
-
-from typing import Iterable
 
 from pipeline import store
 
@@ -23,6 +22,3 @@ class KnownUrls:
 
     def add(self, key: str) -> None:
         self.learnt.add(key)
-
-    def update(self, keys: Iterable[str]) -> None:
-        self.learnt.update(keys)

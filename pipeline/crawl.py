@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-
 class CrawlError(RuntimeError):
     """The crawl could not run at all (as opposed to sources failing, which is recorded)."""
 
