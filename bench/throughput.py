@@ -440,9 +440,9 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=2000, help="article pages to serve (at least; default 2000)")
     parser.add_argument("--rounds", type=int, default=2,
                         help="crawl + baseline rounds; the target is judged on the median ratio (default 2)")
-    parser.add_argument("--baseline-copies", type=int, default=6,
+    parser.add_argument("--baseline-copies", type=int, default=4,
                         help="trafilatura's baseline extracts every distinct page this many times per round "
-                             "(default 6)")
+                             "(default 4)")
     parser.add_argument("--workers", type=int, default=0, help="TIPWATCH_EXTRACT_WORKERS for the crawl (0: default)")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                         help="extra Scrapy setting for the crawl (repeatable)")
