@@ -4,7 +4,7 @@ One setup serves N article pages (real news pages of the extraction benchmark, r
 distinct URLs; the bundled sample pages when that data is missing) from a loopback HTTP server
 with a sitemap index and a feed, then:
 
-  1. rounds (2 by default), each:
+  1. rounds (3 by default), each:
      a. a crawl: `tipwatch crawl --db <empty> --sources <file>` as a subprocess, timed, with the
         peak memory of its whole process tree (the crawl and its extraction workers) sampled;
      b. the baseline right after it, in this process, on the same page bytes from memory:
@@ -81,12 +81,13 @@ def sample_pages() -> list[Page]:
     return pages
 
 
-def load_pages() -> tuple[list[Page], str, str | None]:
+def load_pages(samples: bool = False) -> tuple[list[Page], str, str | None]:
     """(distinct pages, what they are, a warning when they are not the real pages)."""
-    if (BENCHMARK_PAGES / "ground-truth.json").exists():
+    if not samples and (BENCHMARK_PAGES / "ground-truth.json").exists():
         return benchmark_pages(), f"real news pages of {BENCHMARK_PAGES.name}", None
+    why = "asked for" if samples else f"{BENCHMARK_PAGES} is missing"
     return sample_pages(), "sample pages of tests/sites", (
-        f"{BENCHMARK_PAGES} is missing: served the bundled sample pages instead, which are small and "
+        f"{why}: served the bundled sample pages instead, which are small and "
         "synthetic, so these ratios are not comparable with a run on the real pages")
 
 
@@ -438,18 +439,21 @@ class Round:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=2000, help="article pages to serve (at least; default 2000)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="crawl + baseline rounds; the target is judged on the median ratio (default 2)")
-    parser.add_argument("--baseline-copies", type=int, default=4,
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="crawl + baseline rounds; the target is judged on the median ratio (default 3)")
+    parser.add_argument("--baseline-copies", type=int, default=2,
                         help="trafilatura's baseline extracts every distinct page this many times per round "
-                             "(default 4)")
+                             "(default 2)")
     parser.add_argument("--workers", type=int, default=0, help="TIPWATCH_EXTRACT_WORKERS for the crawl (0: default)")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                         help="extra Scrapy setting for the crawl (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (database, crawl log)")
+    parser.add_argument("--sample-pages", action="store_true",
+                        help="serve the bundled sample pages even when the benchmark's real pages are there "
+                             "(a quick check that the benchmark runs)")
     args = parser.parse_args()
 
-    distinct, origin, warning = load_pages()
+    distinct, origin, warning = load_pages(args.sample_pages)
     if not distinct:
         print("no pages to serve: neither the benchmark data nor the sample sites were found")
         return 1
