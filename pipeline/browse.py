@@ -44,7 +44,7 @@ def ensure_views(db: sqlite_utils.Database) -> list[str]:
         row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = ?", [name]).fetchone()
         if row and row[0] == wanted:
             continue
-        with db.conn:
+        with db.atomic():
             db.execute(f"DROP VIEW IF EXISTS {name}")
             db.execute(wanted)
         changed.append(name)

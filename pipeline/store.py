@@ -1,7 +1,10 @@
 """All of tipwatch's SQL: schema, migrations and every query, in one module.
 
 Writes are idempotent upserts keyed on natural keys (normalised URL, digest
-day), so running any command twice leaves the database as it was.
+day), so running any command twice leaves the database as it was. Each write is
+one transaction, `db.atomic()`: sqlite-utils commits a write statement at once
+unless a transaction is open, so `with db.conn:` alone would not hold an article
+and its URLs together.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ def migrate(db: sqlite_utils.Database) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version >= SCHEMA_VERSION:
         return
-    with db.conn:
+    with db.atomic():
         _create_tables(db)
         if version >= 1 and "story_key" not in db["digest_items"].columns_dict:
             # v1 → v2: digest items remember their story
@@ -131,14 +134,13 @@ def is_known_url(db: sqlite_utils.Database, key: str) -> bool:
 
 def settle_url(db: sqlite_utils.Database, url: str, source: str, reason: str) -> None:
     """Remember a fetched page that gave no article, so later runs do not fetch it again."""
-    with db.conn:
+    with db.atomic():
         db.execute("INSERT OR IGNORE INTO settled_urls (url, source, reason, settled_at) VALUES (?, ?, ?, ?)",
                    [url_key(url), source, reason, utcnow()])
 
 
 def article_id_for_url(db: sqlite_utils.Database, url: str) -> int | None:
-    row = db.execute("SELECT article_id FROM article_urls WHERE url = ?", [url_key(url)]).fetchone()
-    return row[0] if row else None
+    return _stored_id(db, [url_key(url)])
 
 
 _ARTICLE_FIELDS = ("title", "text", "author", "published", "date_source", "language", "sitename",
@@ -165,7 +167,7 @@ def save_article(db: sqlite_utils.Database, article: dict, aliases: tuple[str, .
     existing = _stored_id(db, keys)
     row = {key: article.get(key) for key in _ARTICLE_FIELDS}
     row["tags"] = json.dumps(article.get("tags") or [], ensure_ascii=False)
-    with db.conn:
+    with db.atomic():
         if existing is None:
             row.update(url=url, source=article["source"], fetched_at=article.get("fetched_at") or utcnow(),
                        stored_at=utcnow())
@@ -187,7 +189,7 @@ def add_aliases(db: sqlite_utils.Database, url: str, aliases: tuple[str, ...]) -
     article_id = article_id_for_url(db, url)
     if article_id is None:
         return
-    with db.conn:
+    with db.atomic():
         for key in {url_key(u) for u in aliases}:
             db.execute("INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)", [key, article_id])
 
@@ -234,7 +236,7 @@ def save_classification(db: sqlite_utils.Database, article_id: int, result: dict
         return False
     columns = ("article_id", *_CLASSIFICATION_FIELDS, "classified_at")
     values = [article_id, *(row[k] for k in _CLASSIFICATION_FIELDS), utcnow()]
-    with db.conn:
+    with db.atomic():
         db.execute(f"INSERT INTO classifications ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                    f"ON CONFLICT (article_id) DO UPDATE SET "
                    + ", ".join(f"{c} = excluded.{c}" for c in columns[1:]), values)
@@ -272,7 +274,7 @@ def db_file(db: sqlite_utils.Database) -> Path | None:
 def save_label(db: sqlite_utils.Database, article_id: int, label: int, note: str | None) -> int | None:
     """Record the analyst's verdict on an article; returns the previous label (None if new)."""
     row = db.execute("SELECT label FROM labels WHERE article_id = ?", [article_id]).fetchone()
-    with db.conn:
+    with db.atomic():
         db["labels"].upsert({"article_id": article_id, "label": int(label), "note": note,
                              "labelled_at": utcnow()}, pk="article_id")
     return row[0] if row else None
@@ -284,7 +286,7 @@ def labelled_articles(db: sqlite_utils.Database) -> list[dict]:
 
 
 def save_model(db: sqlite_utils.Database, record: dict) -> None:
-    with db.conn:
+    with db.atomic():
         db["models"].upsert(dict(record, trained_at=utcnow()), pk="version")
 
 
@@ -305,14 +307,14 @@ def article_ref(db: sqlite_utils.Database, ref: str) -> dict | None:
 # ---------------------------------------------------------------- crawl records
 
 def start_run(db: sqlite_utils.Database, sources: list[str]) -> int:
-    with db.conn:
+    with db.atomic():
         return db["crawl_runs"].insert({
             "started_at": utcnow(), "sources": json.dumps(sources), "status": "running",
         }).last_pk
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, status: str) -> None:
-    with db.conn:
+    with db.atomic():
         db["crawl_runs"].update(run_id, {"finished_at": utcnow(), "status": status})
 
 
@@ -320,12 +322,12 @@ def save_source_stats(db: sqlite_utils.Database, run_id: int, source: str, stats
     row = dict(stats, run_id=run_id, source=source)
     for key in ("status_counts", "error_counts"):
         row[key] = json.dumps(row.get(key) or {}, sort_keys=True)
-    with db.conn:
+    with db.atomic():
         db["crawl_source_stats"].upsert(row, pk=("run_id", "source"))
 
 
 def record_error(db: sqlite_utils.Database, run_id: int, source: str, url: str, kind: str, detail: str) -> None:
-    with db.conn:
+    with db.atomic():
         db["crawl_errors"].insert({
             "run_id": run_id, "source": source, "url": url, "kind": kind,
             "detail": detail[:1000], "at": utcnow(),
@@ -393,7 +395,7 @@ def save_digest(db: sqlite_utils.Database, day: str, path: str, article_ids: lis
                 stories: dict[int, tuple[str, dict | None]] | None = None) -> int:
     """Record the day's digest; `stories` maps article id → (story key, follow-up of)."""
     stories = stories or {}
-    with db.conn:
+    with db.atomic():
         # an upsert, not read-then-insert: two digests of the same day may run at once
         db.execute("""INSERT INTO digests (day, path, item_count, created_at) VALUES (?, ?, ?, ?)
                       ON CONFLICT(day) DO UPDATE SET path = excluded.path, item_count = excluded.item_count
@@ -435,7 +437,7 @@ def fingerprints(db: sqlite_utils.Database, ids: list[int]) -> dict[int, dict]:
 
 
 def save_fingerprints(db: sqlite_utils.Database, prints: dict[int, dict]) -> None:
-    with db.conn:
+    with db.atomic():
         for article_id, fingerprint in prints.items():
             db.execute("INSERT OR REPLACE INTO article_fingerprints (article_id, fingerprint) VALUES (?, ?)",
                        [article_id, json.dumps(fingerprint, separators=(",", ":"))])
@@ -469,7 +471,7 @@ def enqueue_deliveries(db: sqlite_utils.Database, channel: str, digest_id: int, 
                        since_day: str | None = None) -> None:
     """Queue these articles on a channel, and every article of the digests since `since_day`
     not queued on it yet (digests written by `tipwatch run` without sending)."""
-    with db.conn:
+    with db.atomic():
         for article_id in article_ids:
             db.execute("INSERT OR IGNORE INTO deliveries (article_id, channel, digest_id, state, attempts)"
                        " VALUES (?, ?, ?, 'pending', 0)", [article_id, channel, digest_id])
@@ -508,7 +510,7 @@ def claim_tokens(db: sqlite_utils.Database, channel: str) -> list[str]:
 
 
 def mark_delivered(db: sqlite_utils.Database, channel: str, article_ids: list[int], token: str) -> None:
-    with db.conn:
+    with db.atomic():
         for article_id in article_ids:
             db.execute("""UPDATE deliveries SET state = 'delivered', delivered_at = ?, claimed_by = NULL,
                           attempts = attempts + 1, last_error = NULL
@@ -518,7 +520,7 @@ def mark_delivered(db: sqlite_utils.Database, channel: str, article_ids: list[in
 
 def release_claims(db: sqlite_utils.Database, channel: str, token: str, error: str | None) -> int:
     """Give back what a run claimed but did not deliver; they stay pending for the next run."""
-    with db.conn:
+    with db.atomic():
         cursor = db.execute("""UPDATE deliveries SET claimed_by = NULL, attempts = attempts + 1,
                                last_error = coalesce(?, last_error)
                                WHERE channel = ? AND claimed_by = ? AND state = 'pending'""",
@@ -555,7 +557,7 @@ def note_sent(db: sqlite_utils.Database, channel: str, day: str, kind: str) -> b
 
 
 def record_note(db: sqlite_utils.Database, channel: str, day: str, kind: str) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute("INSERT OR IGNORE INTO channel_notes (channel, day, kind, sent_at) VALUES (?, ?, ?, ?)",
                    [channel, day, kind, utcnow()])
 
@@ -579,7 +581,7 @@ def index_validators(db: sqlite_utils.Database) -> dict[str, dict]:
 
 def save_index_validator(db: sqlite_utils.Database, url: str, source: str, etag: str | None,
                          last_modified: str | None) -> None:
-    with db.conn:
+    with db.atomic():
         db.execute("""INSERT INTO index_validators (url, source, etag, last_modified, checked_at)
                       VALUES (?, ?, ?, ?, ?)
                       ON CONFLICT(url) DO UPDATE SET source = excluded.source, etag = excluded.etag,
@@ -589,7 +591,7 @@ def save_index_validator(db: sqlite_utils.Database, url: str, source: str, etag:
 
 def forget_index_validators(db: sqlite_utils.Database, source: str) -> None:
     """Drop a source's validators: its index pages are fetched in full on the next run."""
-    with db.conn:
+    with db.atomic():
         db.execute("DELETE FROM index_validators WHERE source = ?", [source])
 
 

@@ -1,3 +1,7 @@
+import sqlite3
+
+import pytest
+
 from conftest import article, verdict
 
 from pipeline import store
@@ -103,3 +107,14 @@ def test_version_1_database_is_migrated_keeping_its_rows(tmp_path):
     assert list(db.query("SELECT article_id, digest_id, story_key FROM digest_items")) == [
         {"article_id": 7, "digest_id": 1, "story_key": None}]
     assert db["deliveries"].exists() and db["article_fingerprints"].exists()
+
+
+def test_an_article_is_stored_whole_or_not_at_all(db):
+    # a failure while recording its URLs must not leave the article row behind: the next run
+    # would find no URL for it, fetch it again and collide with the orphan row
+    db.execute("CREATE TRIGGER refuse_url BEFORE INSERT ON article_urls WHEN NEW.url LIKE '%refused%' "
+               "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        store.save_article(db, article(1), aliases=("https://news.test/refused.html",))
+    assert db["articles"].count == 0 and db["article_urls"].count == 0
+    assert store.save_article(db, article(2)) and db["articles"].count == 1
