@@ -67,7 +67,7 @@ def attach_fingerprints(db, items: list[dict]) -> None:
 
 
 def source_notes(db, sources_file=None) -> list[dict]:
-    """Every source that is not healthy now (failing, stale or degraded; see pipeline/health.py),
+    """Every source that is not healthy now (failing, stale, interrupted or degraded; see pipeline/health.py),
     with its reasons and since when; health is judged on the latest runs, whatever window
     the digest covers."""
     from pipeline.health import source_health

@@ -37,10 +37,12 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from _common import REPO, SHARED_DATA, emit, rate, target
+
+from pipeline.samplesites import LoopbackHTTPServer
 
 BENCHMARK_PAGES = SHARED_DATA / "article-extraction-benchmark"
 SPEEDUP_TARGET = 1.5          # crawl articles/s ÷ single-process trafilatura articles/s
@@ -139,8 +141,7 @@ class BenchSite:
     ETag and answer If-None-Match with 304, as news sites' CDNs do."""
 
     def __init__(self, pages: list[Page]):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)  # binds without a DNS look-up
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.server.documents = site_documents(pages, self.base_url)
 
@@ -183,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def write_sources(path: Path, base: str) -> Path:
     path.write_text(f"""# the benchmark site on loopback (bench/throughput.py)
+allow_addresses = ["127.0.0.1"]
+
 [[source]]
 name = "bench"
 title = "Benchmark site"

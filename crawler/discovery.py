@@ -5,7 +5,6 @@ index page gave), so the spider can drop old or known entries before fetching.
 """
 from __future__ import annotations
 
-import gzip
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,10 +14,33 @@ from urllib.parse import urljoin
 import feedparser
 from lxml import etree
 from parsel import Selector
+from scrapy.utils.gz import gunzip
 
 
 class DiscoveryError(ValueError):
     """An index page (feed, sitemap) could not be parsed."""
+
+    kind = "parse"
+
+
+class IndexTooLarge(DiscoveryError):
+    """A gzipped index page expands beyond the size a crawl accepts."""
+
+    kind = "too-large"
+
+
+def _opened(body: bytes, max_size: int) -> bytes:
+    """A gzipped feed or sitemap (served as a .gz file, without Content-Encoding) opened in
+    chunks, and given up once it expands past *max_size* bytes (0: no cap): a 1 MB file can hold
+    1 GB of zeros."""
+    if body[:2] != b"\x1f\x8b":
+        return body
+    try:
+        return gunzip(body, max_size=max_size)
+    except ValueError:  # Scrapy's own "decompressed beyond max_size"
+        raise IndexTooLarge(f"gzipped index expands beyond {max_size} bytes: not read") from None
+    except (OSError, EOFError) as exc:
+        raise DiscoveryError(f"bad gzip data: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -48,10 +70,10 @@ def parse_datetime(value: str | None) -> datetime | None:
     return None
 
 
-def parse_feed(body: bytes, base_url: str) -> list[Link]:
+def parse_feed(body: bytes, base_url: str, max_size: int = 0) -> list[Link]:
     """RSS/Atom entries. A feed that is broken and yields nothing raises DiscoveryError;
     a slightly broken one (feedparser's 'bozo') still gives what it could read."""
-    feed = feedparser.parse(body)
+    feed = feedparser.parse(_opened(body, max_size))
     links = []
     for entry in feed.entries:
         href = entry.get("link") or entry.get("id")
@@ -78,14 +100,10 @@ def _child_text(element, name: str) -> str | None:
     return None
 
 
-def parse_sitemap(body: bytes, base_url: str) -> SitemapPage:
+def parse_sitemap(body: bytes, base_url: str, max_size: int = 0) -> SitemapPage:
     """A sitemap index or urlset, Google News extensions included
-    (news:publication_date, news:title); gzip bodies are opened."""
-    if body[:2] == b"\x1f\x8b":
-        try:
-            body = gzip.decompress(body)
-        except OSError as exc:
-            raise DiscoveryError(f"bad gzip sitemap: {exc}") from None
+    (news:publication_date, news:title); gzip bodies are opened, up to *max_size* bytes."""
+    body = _opened(body, max_size)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
         root = etree.fromstring(body, parser)

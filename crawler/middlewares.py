@@ -4,7 +4,8 @@ RedirectAliasMiddleware: a redirect to an article this run already has (stored, 
 fetched by another request) is not followed; the redirecting URL becomes one more alias of
 that article, so the next run does not request it either.
 
-MetaRefreshMiddleware: Scrapy's, looking at a page only when it can hold a refresh tag.
+MetaRefreshMiddleware: Scrapy's, looking at a page only when it can hold a refresh tag, and
+refusing a refresh out of scope or in a loop as a 3xx would be (crawler/guard.py).
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as Scrap
 from scrapy.exceptions import IgnoreRequest
 
 from pipeline import store
+
+from .guard import raise_if_refused
 from pipeline.urls import normalize, url_key
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
@@ -69,4 +72,7 @@ class MetaRefreshMiddleware(ScrapyMetaRefreshMiddleware):
         head = response.body[:_REFRESH_WINDOW]
         if b"refresh" not in head.lower() and b"\x00" not in head:
             return response
-        return super().process_response(request, response)
+        result = super().process_response(request, response)
+        if result is not response:  # a refresh to follow: the same checks as a 3xx
+            raise_if_refused(request, result.url, self.max_redirect_times)
+        return result

@@ -7,8 +7,10 @@ writes it to SQLite (one writer: this process).
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
+import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 
@@ -19,6 +21,8 @@ from pipeline.process import process_page
 from pipeline.paths import profile_path
 from pipeline.training import active_model_path
 from pipeline.urls import normalize, same_site, url_key
+
+log = logging.getLogger(__name__)
 
 
 def _published(article: dict) -> datetime | None:
@@ -76,6 +80,24 @@ class ArticlePipeline:
         spider = self.crawler.spider
         future = self._pool().submit(process_page, item, self.profile, self.min_chars, self._model_path(spider))
         result = await asyncio.wrap_future(future)
+        try:
+            return self._store(spider, item, result)
+        except sqlite3.Error as exc:
+            # a write the database refused (a constraint, a lock held past the busy timeout): the
+            # page is left unknown, so the next run fetches it again; this run goes on
+            self._store_failed(spider, item, exc)
+            raise DropItem(f"{item['url']}: not stored: {exc}") from None
+
+    @staticmethod
+    def _store_failed(spider, item: dict, exc: sqlite3.Error) -> None:
+        """Count the failure in the source's errors and record it as a crawl error of kind `store`."""
+        detail = f"could not store {item['url']}: {exc.__class__.__name__}: {exc}"
+        try:
+            spider.record_error(item["source"], item["url"], "store", detail)
+        except sqlite3.Error as again:  # the database refuses this write too: counted, and logged
+            log.error("%s; recording it failed as well: %s", detail, again)
+
+    def _store(self, spider, item: dict, result: dict) -> dict:
         source, stats = item["source"], spider.stats_by_source[item["source"]]
         if not result["ok"]:
             stats.bump("extraction_failures")
@@ -93,8 +115,9 @@ class ArticlePipeline:
             stats.bump("skipped_old")
             store.settle_url(spider.db, item["url"], source, f"older than window: {article['published']}")
             raise DropItem(f"{item['url']}: published {article['published']}, before the window")
-        article_id = store.save_article(spider.db, article, aliases)  # its URLs are known from now on
-        store.save_classification(spider.db, article_id, result["classification"])
+        with store.immediate(spider.db):  # the article and its classification together, or neither
+            article_id = store.save_article(spider.db, article, aliases)  # its URLs are known from now on
+            store.save_classification(spider.db, article_id, result["classification"])
         stats.bump("articles_stored")
         stats.bump("articles_flagged", int(bool(result["classification"]["flagged"])))
         return {"id": article_id, "url": article["url"], "source": source,

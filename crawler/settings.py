@@ -40,8 +40,30 @@ DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DNS_TIMEOUT = 10
 
+# Only http and https are ever fetched: a feed item or redirect naming file:///etc/passwd, s3://,
+# ftp:// or data: finds no handler at all (and the fetch-scope guard refuses it first)
+DOWNLOAD_HANDLERS = {"file": None, "s3": None, "ftp": None, "data": None}
+# Every resolved address is checked before connecting (crawler/addresses.py)
+TWISTED_DNS_RESOLVER = "crawler.addresses.GuardedResolver"
+# A proxy would resolve and connect in our place, out of the address guard's sight: off unless
+# an operator turns it on (-s HTTPPROXY_ENABLED=1) and allows the proxy's address
+HTTPPROXY_ENABLED = False
+# Longer URLs are not requested (the spider records each one as `url-too-long`)
+URLLENGTH_LIMIT = 2083
+
 ITEM_PIPELINES = {"crawler.pipelines.ArticlePipeline": 300}
 DOWNLOADER_MIDDLEWARES = {
+    # the fetch scope, first of all and before robots.txt is fetched (crawler/guard.py)
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.guard.ScopeMiddleware": 50,
+    # a 3xx out of scope, in a loop or too long a chain, refused before Scrapy follows it
+    # (before RedirectAliasMiddleware, which would count a loop's return as a duplicate)
+    "crawler.guard.RedirectGuardMiddleware": 660,
+    # robots.txt read as RFC 9309 says; Retry-After honoured per host (crawler/politeness.py)
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.politeness.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.politeness.RetryAfterMiddleware": 550,
     # after Scrapy's RedirectMiddleware (600) in request order, so before it in response order
     "crawler.middlewares.RedirectAliasMiddleware": 650,
     # If-None-Match / If-Modified-Since on index pages (crawler/conditional.py)
@@ -59,3 +81,11 @@ TIPWATCH_PROFILE = os.environ.get("TIPWATCH_PROFILE")
 TIPWATCH_LOOKBACK_DAYS = int(os.environ.get("TIPWATCH_LOOKBACK_DAYS", "7"))
 TIPWATCH_EXTRACT_WORKERS = int(os.environ.get("TIPWATCH_EXTRACT_WORKERS", "0"))  # 0: one per core
 TIPWATCH_MIN_CHARS = 200
+# addresses the crawl may connect to although they are loopback or private (comma-separated IPs
+# or networks); the sources file's `allow_addresses` adds to it. Empty: public addresses only.
+TIPWATCH_ALLOW_ADDRESSES = os.environ.get("TIPWATCH_ALLOW_ADDRESSES", "")
+# sitemap documents one source may read in one run, and how deep indexes may nest
+TIPWATCH_MAX_SITEMAPS = 200
+TIPWATCH_MAX_SITEMAP_DEPTH = 3
+# the longest Retry-After (s) a crawl waits for; a longer one gives the URL up for the run
+TIPWATCH_RETRY_AFTER_MAX = 120

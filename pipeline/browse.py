@@ -120,6 +120,14 @@ _H = health  # its thresholds, so `tipwatch status` and this query judge alike
 _SHARE_FAILED = "(CASE WHEN requests > 0 THEN 1.0 * failed / requests ELSE 0 END)"
 SOURCE_HEALTH = f"""
 WITH sources AS (SELECT DISTINCT source FROM crawl_source_stats),
+interrupted AS (  -- per source, its newest run marked interrupted (its process died; stats never written)
+  SELECT j.value AS source, max(r.id) AS run_id FROM crawl_runs r, json_each(r.sources) j
+  WHERE r.status = 'interrupted' GROUP BY j.value
+),
+cut_short AS (  -- ... when no later run names the source: its last run was interrupted
+  SELECT i.source, r.started_at FROM interrupted i JOIN crawl_runs r ON r.id = i.run_id
+  WHERE NOT EXISTS (SELECT 1 FROM crawl_runs n, json_each(n.sources) k WHERE n.id > i.run_id AND k.value = i.source)
+),
 bounds AS (  -- run ids: the first of each source's last runs, its latest success, its latest new article
   SELECT source,
     coalesce((SELECT run_id FROM crawl_source_stats s WHERE s.source = sources.source
@@ -200,21 +208,28 @@ judged AS (
     f.runs >= {_H.DROP_MIN_RUNS} AND f.last_failed_share <= {_H.FAILING_SHARE}
       AND f.usual_found >= {_H.DROP_MIN_MEAN} AND f.last_found < {_H.DROP_SHARE} * f.usual_found AS found_dropped
   FROM figures f LEFT JOIN extraction e ON e.source = f.source
+),
+verdicts AS (  -- every source with stats or an interrupted last run (which may be its only run)
+  SELECT s.source, c.started_at AS interrupted_run_started, j.last_run, j.last_success, j.last_new_article,
+    j.quiet_hours, j.new_24h, j.new_7d, j.last_requests, j.last_responses, j.window_failed, j.window_requests,
+    j.last_fetched, j.last_extraction_failures, j.last_found, j.usual_found, j.last_errors, j.runs,
+    CASE WHEN j.failing THEN 'failing'
+         WHEN j.quiet_hours > coalesce(nullif(:stale_after_hours, ''), {_H.DEFAULT_STALE_AFTER_HOURS}) THEN 'stale'
+         WHEN c.source IS NOT NULL THEN 'interrupted'
+         WHEN j.extraction_degraded OR j.found_dropped THEN 'degraded'
+         ELSE 'healthy' END AS verdict
+  FROM (SELECT source FROM sources UNION SELECT source FROM cut_short) s
+  LEFT JOIN judged j ON j.source = s.source LEFT JOIN cut_short c ON c.source = s.source
 )
-SELECT source,
-  CASE WHEN failing THEN 'failing'
-       WHEN quiet_hours > coalesce(nullif(:stale_after_hours, ''), {_H.DEFAULT_STALE_AFTER_HOURS}) THEN 'stale'
-       WHEN extraction_degraded OR found_dropped THEN 'degraded'
-       ELSE 'healthy' END AS verdict,
+SELECT source, verdict, interrupted_run_started,
   last_run, last_success, last_new_article, round(quiet_hours, 1) AS hours_without_new_article,
   new_24h, new_7d, last_requests, last_responses,
   round(100.0 * window_failed / nullif(window_requests, 0)) AS failed_pct_last_{_H.FAILING_WINDOW_RUNS}_runs,
   last_fetched, last_extraction_failures, last_found, round(usual_found, 1) AS usual_found,
-  last_errors, runs
-FROM judged
-ORDER BY CASE WHEN failing THEN 0
-              WHEN quiet_hours > coalesce(nullif(:stale_after_hours, ''), {_H.DEFAULT_STALE_AFTER_HOURS}) THEN 1
-              WHEN extraction_degraded OR found_dropped THEN 2 ELSE 3 END, source
+  last_errors, coalesce(runs, 0) AS runs
+FROM verdicts
+ORDER BY CASE verdict WHEN 'failing' THEN 0 WHEN 'stale' THEN 1 WHEN 'interrupted' THEN 2
+                      WHEN 'degraded' THEN 3 ELSE 4 END, source
 """
 
 CRAWL_HISTORY = """
@@ -309,10 +324,11 @@ CANNED_QUERIES: dict[str, dict] = {
     },
     "source_health": {
         "title": "Source health",
-        "description": "The latest verdict per source with crawl runs (failing, stale, degraded, healthy: the rules of "
-                       "`tipwatch status`) with the figures it rests on, worst first. New-article figures "
+        "description": "The latest verdict per source with crawl runs (failing, stale, interrupted, degraded, healthy: "
+                       "the rules of `tipwatch status`) with the figures it rests on, worst first. New-article figures "
                        "come from the crawl runs' counts; `stale_after_hours` is the limit for every "
-                       "source (empty: 48; `tipwatch status` uses each source's own).",
+                       "source (empty: 48; `tipwatch status` uses each source's own). A run whose process died "
+                       "counts as interrupted once the next crawl has marked it (`tipwatch status` sees it at once).",
         "sql": SOURCE_HEALTH, "params": ["stale_after_hours"],
     },
     "crawl_history": {

@@ -146,12 +146,21 @@ def _crawl(config: Config, source_names, since, lookback_days, log_file, setting
 @crawl_options
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def crawl(config: Config, source_names, since, lookback_days, log_file, settings, quiet):
-    """Discover, fetch, extract, classify and store new articles."""
-    from .crawl import source_lines
+    """Discover, fetch, extract, classify and store new articles.
 
-    run_id = _crawl(config, source_names, since, lookback_days, log_file, settings)
+    Holds the database's work lock, as `run` does: while another crawl, `run` or daemon job
+    holds it, exits 1 at once (a cron line simply tries again at its next time)."""
+    from .crawl import source_lines
+    from .lock import LockBusy, work_lock
+
+    try:
+        with work_lock(config.db, "tipwatch crawl"):
+            run_id = _crawl(config, source_names, since, lookback_days, log_file, settings)
+            lines = source_lines(config.open_db(), run_id)
+    except LockBusy as exc:
+        fail(str(exc))
     if not quiet:
-        for line in source_lines(config.open_db(), run_id):
+        for line in lines:
             click.echo(line)
 
 
@@ -408,12 +417,17 @@ def status(config: Config, as_json):
 @common_options
 @click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 exposes the database to your network, without a login).")
+              help="Address to listen on. Any but a loopback address (127.x.x.x, ::1) needs a login: "
+                   "set TIPWATCH_SERVE_PASSWORD_HASH (README, tipwatch serve).")
 def serve(config: Config, port, host):
     """Browse the database in Datasette (read-only): search, facets and ready-made queries."""
+    from .serve import ServeRefused
     from .serve import serve as serve_datasette
 
-    serve_datasette(config.db, host, port)
+    try:
+        serve_datasette(config.db, host, port)
+    except ServeRefused as exc:
+        fail(str(exc))
 
 
 def main():

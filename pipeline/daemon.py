@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from . import store
 from .crawl import CrawlOptions, crawl_command
-from .lock import LockBusy, work_lock
+from .lock import LockBusy, child_env, work_lock
 from .schedule import JobSchedule, Schedule
 
 log = logging.getLogger("tipwatch.daemon")
@@ -80,15 +80,18 @@ class Daemon:
         if self.stopping.is_set():
             return
         try:
-            with self.one_job, work_lock(self.config.db, "daemon crawl"):
-                self._crawl()
+            with self.one_job, work_lock(self.config.db, "daemon crawl") as held:
+                self._crawl(held)
         except LockBusy as exc:
             log.warning("crawl: skipped: %s", exc)
 
-    def _crawl(self) -> None:
+    def _crawl(self, held) -> None:
         started = time.monotonic()
         options = CrawlOptions(db=self.config.db, sources_file=self.config.sources, log_file=self.crawl_log)
-        self.child = subprocess.Popen(crawl_command(options), stderr=subprocess.PIPE, text=True)
+        # the child `tipwatch crawl` takes the work lock too: it works under ours, passed down
+        env, fds = child_env(held) if held else (None, ())
+        self.child = subprocess.Popen(crawl_command(options), stderr=subprocess.PIPE, text=True, env=env,
+                                      pass_fds=fds)
         _, stderr = self.child.communicate()
         code, self.child = self.child.returncode, None
         if code != 0 and self.stopping.is_set():

@@ -5,8 +5,8 @@ dicts, the time of its latest stored article, the current time), so they are tes
 with crafted histories and no database. `source_health` is the thin glue that reads
 the records from `pipeline.store` and feeds them to `verdict`.
 
-Precedence: failing > stale > degraded > healthy; "unknown" when a source has no run.
-Every triggered condition is listed in `reasons` (worst first); `since` belongs to the
+Precedence: failing > stale > interrupted > degraded > healthy; "unknown" when a source has
+no run. Every triggered condition is listed in `reasons` (worst first); `since` belongs to the
 verdict shown.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ DROP_MIN_MEAN = 4.0           # ... and an earlier mean of at least 4 articles (
 ERROR_RATE_RUNS = 5           # error rate over the last 5 runs
 HISTORY_RUNS = 10             # runs read per source
 
-VERDICTS = ("failing", "stale", "degraded", "healthy", "unknown")
+VERDICTS = ("failing", "stale", "interrupted", "degraded", "healthy", "unknown")
 
 
 def parse_time(value: str) -> datetime:
@@ -142,21 +142,29 @@ def _drop(history: list[dict]) -> tuple[str, str] | None:
     return (f"{latest} articles found in the last run (usual: {mean:.0f})", history[streak - 1]["started_at"])
 
 
+def _interrupted(cut_short: dict | None) -> tuple[str, str] | None:
+    if not cut_short:
+        return None
+    return "the last run was interrupted: its process died before it finished", cut_short["started_at"]
+
+
 def verdict(history: list[dict], last_article_at: str | None, now: datetime, *,
-            stale_after_hours: float = DEFAULT_STALE_AFTER_HOURS) -> dict:
+            stale_after_hours: float = DEFAULT_STALE_AFTER_HOURS, cut_short: dict | None = None) -> dict:
     """The health of one source from its last runs (newest first) and the `stored_at` of its
-    latest article: {"verdict", "reasons", "since"}."""
-    if not history:
+    latest article: {"verdict", "reasons", "since"}. `cut_short` is its newest run when that one
+    died before recording anything (`{"started_at": ...}`): the history then ends before it."""
+    if not history and not cut_short:
         return {"verdict": "unknown", "reasons": ["no crawl run yet"], "since": None}
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    found = []
-    for name, outcome in (("failing", _failing(history)),
-                          ("stale", _stale(history, last_article_at, now, stale_after_hours)),
-                          ("degraded", _extraction(history)),
-                          ("degraded", _drop(history))):
-        if outcome:
-            found.append((name, *outcome))
+    rules = [("interrupted", lambda: _interrupted(cut_short))]
+    if history:  # worst first
+        rules = [("failing", lambda: _failing(history)),
+                 ("stale", lambda: _stale(history, last_article_at, now, stale_after_hours)),
+                 *rules,
+                 ("degraded", lambda: _extraction(history)),
+                 ("degraded", lambda: _drop(history))]
+    found = [(name, *outcome) for name, rule in rules if (outcome := rule())]
     if not found:
         return {"verdict": "healthy", "reasons": [], "since": None}
     return {"verdict": found[0][0], "reasons": [reason for _, reason, _ in found], "since": found[0][2]}
@@ -173,8 +181,8 @@ def error_rate(history: list[dict], runs: int = ERROR_RATE_RUNS) -> float | None
 
 def source_health(db, sources: list | None, now: datetime | None = None) -> list[dict]:
     """One row per source (the sources file's, in its order, then any other source with crawl
-    runs in the database): source, verdict, reasons, since, last_success, articles_24h,
-    articles_7d, error_rate, runs."""
+    runs in the database): source, verdict, reasons, since, last_run_status, last_success,
+    articles_24h, articles_7d, error_rate, runs."""
     from . import store
 
     now = now or datetime.now(timezone.utc)
@@ -187,10 +195,13 @@ def source_health(db, sources: list | None, now: datetime | None = None) -> list
     rows = []
     for name in names:
         history = store.source_history(db, name, limit=HISTORY_RUNS)
+        last_run = newest_run(db, name, history)
         result = verdict(history, store.last_article_at(db, name), now,
-                         stale_after_hours=limits.get(name, DEFAULT_STALE_AFTER_HOURS))
+                         stale_after_hours=limits.get(name, DEFAULT_STALE_AFTER_HOURS),
+                         cut_short=last_run if last_run and last_run["status"] == "interrupted" else None)
         rows.append({
             "source": name, **result,
+            "last_run_status": last_run and last_run["status"],
             "last_success": store.last_success_at(db, name),
             "articles_24h": store.article_counts(db, name, day_ago),
             "articles_7d": store.article_counts(db, name, week_ago),
@@ -198,6 +209,19 @@ def source_health(db, sources: list | None, now: datetime | None = None) -> list
             "runs": len(history),
         })
     return rows
+
+
+def newest_run(db, source: str, history: list[dict]) -> dict | None:
+    """The source's newest run: {"started_at", "status"}, None before its first. A run left
+    'running' by a process that died is 'interrupted' here even before the next run marks it."""
+    from . import store
+
+    run = store.unrecorded_run(db, source)
+    if run is None:
+        return {"started_at": history[0]["started_at"], "status": history[0]["status"]} if history else None
+    if run["status"] == "running" and store.run_process_dead(run["started_at"], run["pid"], run["host"]):
+        run["status"] = "interrupted"
+    return {"started_at": run["started_at"], "status": run["status"]}
 
 
 # ---------------------------------------------------------------- presentation

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
+import socketserver
 import threading
 import time
 import tomllib
@@ -37,6 +39,26 @@ _CONTENT_TYPES = {
 _INDEX_SUFFIXES = {".rss", ".atom", ".xml", ".gz"}
 _NEVER_SERVED = {"routes.toml", "articles.json"}
 _HUGE_CHUNK = b"<p>" + b"filler text of a runaway page " * 32 + b"</p>\n"
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server that never asks DNS for its own name.
+
+    http.server's server_bind sets server_name from socket.getfqdn(host): a reverse lookup that,
+    for an address not in /etc/hosts (127.0.0.2, often ::1), goes out to the network's resolver.
+    Tests must send nothing off the machine, so bind as TCPServer does and name the server by
+    its address. An IPv6 address ("::1") gets an IPv6 socket.
+    """
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
 
 
 class SiteError(Exception):
@@ -109,7 +131,7 @@ class SampleSites:
         self.conditional_hits: list[str] = []         # paths answered 304 (list.append is thread-safe)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._servers: list[ThreadingHTTPServer] = []
+        self._servers: list[LoopbackHTTPServer] = []
 
     def __enter__(self) -> "SampleSites":
         self.start()
@@ -121,19 +143,18 @@ class SampleSites:
     def start(self) -> None:
         for site in self.sites.values():
             server = self._server_for(site)
-            server.daemon_threads = True
             site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
             threading.Thread(target=server.serve_forever, name=f"site-{site.name}", daemon=True).start()
             self._servers.append(server)
 
-    def _server_for(self, site: Site) -> ThreadingHTTPServer:
+    def _server_for(self, site: Site) -> LoopbackHTTPServer:
         port = self.wanted_ports.get(site.name, 0)
         try:
-            return ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self, site))
+            return LoopbackHTTPServer(("127.0.0.1", port), _handler_for(self, site))
         except OSError:
             if not port:
                 raise
-            return ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self, site))  # taken: any port
+            return LoopbackHTTPServer(("127.0.0.1", 0), _handler_for(self, site))  # taken: any port
 
     @property
     def ports(self) -> dict[str, int]:

@@ -2,17 +2,27 @@
 
 The database is served as "tipwatch" whatever its file is called, so links and feed URLs
 stay the same. Datasette gets the metadata shipped in pipeline/datasette/metadata.yml, the
-canned queries of pipeline/browse.py, and two small plugins in pipeline/datasette/plugins/
-(readable cells; read-only) besides datasette-atom.
+canned queries of pipeline/browse.py, and three small plugins in pipeline/datasette/plugins/
+(readable cells; read-only; a browser without login sent to the login form) besides
+datasette-atom and datasette-auth-passwords.
 
 Read-only: Datasette runs only SELECT statements typed into it, on connections opened with
 SQLite's mode=ro; no canned query is writable; the read-only plugin makes every connection to
 the database query-only and refuses any request but GET/HEAD. The database is not opened
 immutable (-i), so a crawl can write meanwhile: in WAL mode its writes never block readers.
+
+Login: the database quotes the names of victims and suspects, so it is served beyond loopback
+only behind datasette-auth-passwords' login, whose password hash comes from the environment
+(TIPWATCH_SERVE_PASSWORD_HASH). Datasette reads it there through "$env" when a login is checked:
+it is in no metadata, page, log or message of ours. With a hash set, the login is on whatever the
+host, loopback included.
 """
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import os
+import re
 import socket
 from pathlib import Path
 
@@ -35,6 +45,63 @@ SETTINGS = {
 # keys of a canned query Datasette knows; nothing here sets "write"
 _QUERY_KEYS = ("sql", "title", "description", "params")
 
+PASSWORD_HASH_ENV = "TIPWATCH_SERVE_PASSWORD_HASH"
+USER_ENV = "TIPWATCH_SERVE_USER"
+DEFAULT_USER = "analyst"
+AUTH_PLUGIN = "datasette-auth-passwords"
+AUTH_ENTRY_POINT = "auth_passwords"  # the name Datasette's plugin manager registers it under
+README_SECTION = 'README "tipwatch serve"'
+# what `datasette hash-password` prints; a plain password or a hash mangled by the shell ("$" in
+# double quotes) would lock everyone out instead, silently
+_HASH = re.compile(r"pbkdf2_sha256\$\d+\$[^$\s]+\$[A-Za-z0-9+/]+=*")
+# the plugin finds accounts by the config key "<user>_password_hash"
+_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+class ServeRefused(Exception):
+    """`tipwatch serve` will not start as asked; the message says what to set."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether --host is a literal loopback address (127.0.0.0/8, ::1, ::ffff:127.x.x.x).
+
+    A name, "localhost" included, is not: what it resolves to is up to /etc/hosts and DNS, and
+    Datasette would listen wherever that points. "127.1" or "2130706433" are refused the same way
+    (not literal addresses for ipaddress) though the resolver would read them as 127.0.0.1."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # IPv6 only; Python 3.11 calls ::ffff:127.0.0.1 not loopback
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def access_mode(host: str, login_configured: bool) -> str:
+    """"login" whenever a login is configured, "open" on loopback without one, else "refuse"."""
+    if login_configured:
+        return "login"
+    return "open" if is_loopback(host) else "refuse"
+
+
+def login_user(environ=os.environ) -> str | None:
+    """The user who may log in, when the environment has a password hash; None when it has none."""
+    password_hash = environ.get(PASSWORD_HASH_ENV, "").strip()
+    if not password_hash:
+        return None
+    if not _HASH.fullmatch(password_hash):  # the value itself is never shown: it may be the password
+        raise ServeRefused(f"{PASSWORD_HASH_ENV} is not what `datasette hash-password` prints "
+                           f"(pbkdf2_sha256$...; in single quotes in a shell), see {README_SECTION}")
+    user = environ.get(USER_ENV, "").strip() or DEFAULT_USER
+    if not _USER.fullmatch(user) or "_password_hash" in user:
+        raise ServeRefused(f"{USER_ENV} must be letters, digits and . _ @ - (up to 64), see {README_SECTION}")
+    return user
+
+
+def refusal(host: str) -> str:
+    return (f"refusing to serve on {host} without a login: set {PASSWORD_HASH_ENV} (from `datasette "
+            f"hash-password`; user {USER_ENV}, default {DEFAULT_USER}), see {README_SECTION}; "
+            f"or use --host 127.0.0.1")
+
 
 def canned_queries() -> dict[str, dict]:
     queries = {}
@@ -56,11 +123,16 @@ def start_here_html() -> str:
     return f"<p><strong>Start here</strong></p><ul>{items}</ul>"
 
 
-def metadata() -> dict:
-    """The shipped metadata with the canned queries and the front page's links added."""
+def metadata(user: str | None = None) -> dict:
+    """The shipped metadata with the canned queries and the front page's links added, and with
+    a user: only that user may see anything (an instance-wide allow), after logging in."""
     data = yaml.safe_load(METADATA_FILE.read_text(encoding="utf-8"))
     data["description_html"] = data.get("description_html", "") + start_here_html()
     data["databases"][DATABASE]["queries"] = canned_queries()
+    if user:
+        data["allow"] = {"id": user}
+        # "$env": Datasette reads the hash from the environment each time the plugin asks
+        data["plugins"] = {AUTH_PLUGIN: {f"{user}_password_hash": {"$env": PASSWORD_HASH_ENV}}}
     return data
 
 
@@ -71,11 +143,11 @@ def prepare_database(db_path: Path) -> None:
     db.conn.close()
 
 
-def build_datasette(db_path: Path):
+def build_datasette(db_path: Path, user: str | None = None):
     from datasette.app import Datasette
     from datasette.database import Database
 
-    datasette = Datasette(metadata=metadata(), plugins_dir=str(PLUGINS_DIR), settings=SETTINGS)
+    datasette = Datasette(metadata=metadata(user), plugins_dir=str(PLUGINS_DIR), settings=SETTINGS)
     datasette.add_database(Database(datasette, path=str(db_path.resolve()), is_mutable=True), name=DATABASE)
     datasette.remove_database("_memory")  # added when no file is given; an empty database on the front page
     return datasette
@@ -91,13 +163,28 @@ def check_port_free(host: str, port: int) -> None:
             raise OSError(f"cannot listen on {host}:{port}: {exc.strerror} (another --port?)") from None
 
 
+def drop_login_plugin() -> None:
+    """Without a login configured the plugin would still put "Log in" in the menu, leading to a
+    form with no account; block it in this process (the one `tipwatch serve` runs in)."""
+    from datasette.plugins import pm
+
+    pm.set_blocked(AUTH_ENTRY_POINT)
+
+
 def serve(db_path: Path, host: str, port: int) -> None:
-    """Serve the database until Ctrl-C or SIGTERM."""
+    """Serve the database until Ctrl-C or SIGTERM; refuse (ServeRefused) before binding anything
+    when the host is not loopback and no login is configured."""
     import uvicorn
 
+    user = login_user()
+    if access_mode(host, user is not None) == "refuse":
+        raise ServeRefused(refusal(host))
+    if user is None:
+        drop_login_plugin()
     check_port_free(host, port)
     prepare_database(db_path)
-    datasette = build_datasette(db_path)
+    datasette = build_datasette(db_path, user)
     asyncio.run(datasette.invoke_startup())
-    print(f"Serving {db_path} read-only at http://{host}:{port}/ (Ctrl-C stops)", flush=True)
+    login = f", login as {user} at /-/login" if user else ""
+    print(f"Serving {db_path} read-only at http://{host}:{port}/{login} (Ctrl-C stops)", flush=True)
     uvicorn.run(datasette.app(), host=host, port=port, log_level="warning", lifespan="on")

@@ -6,6 +6,7 @@ file is edited by analysts, not programmers.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ class Source:
     lookback_days: int | None = None
     dated_urls: bool = False
     stale_after_hours: float = 48.0
+    allowed_hosts: tuple[str, ...] = ()   # hosts beyond those of its start URLs ("cdn.example.com")
+    max_sitemaps: int | None = None        # sitemap documents per run (None: the crawl's setting)
     compiled_pattern: re.Pattern = field(default=None, compare=False, repr=False)
 
     def is_article_url(self, url: str) -> bool:
@@ -61,7 +64,13 @@ _SCHEMA = {
     "lookback_days": (int, False),
     "dated_urls": (bool, False),
     "stale_after_hours": (_NUMBER, False),
+    "allowed_hosts": (list, False),
+    "max_sitemaps": (int, False),
 }
+_URL_LISTS = ("feeds", "sitemaps", "listings")
+# a host name or address with an optional port, nothing else: "www.example.com", "example.com:8080"
+_HOST_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+TOP_LEVEL_KEYS = ("source", "allow_addresses")
 
 
 def _entry_error(index: int, entry: dict, key: str, message: str) -> SourcesError:
@@ -83,8 +92,24 @@ def _check_types(index: int, entry: dict) -> None:
         if not isinstance(value, kind) or (kind in (int, _NUMBER) and isinstance(value, bool)):
             expected = "a number" if kind is _NUMBER else kind.__name__
             raise _entry_error(index, entry, key, f"must be {expected}, got {type(value).__name__}")
-        if kind is list and not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in value):
+        if key in _URL_LISTS:
+            _check_urls(index, entry, key, value)
+    if not all(isinstance(h, str) and _HOST_RE.match(h) for h in entry.get("allowed_hosts", [])):
+        raise _entry_error(index, entry, "allowed_hosts",
+                           'must be a list of host names, e.g. ["www.example.com", "cdn.example.com:8443"]')
+
+
+def _check_urls(index: int, entry: dict, key: str, urls: list) -> None:
+    """Start URLs: http or https, with a host (a file:, ftp: or data: URL is never fetched)."""
+    for url in urls:
+        if not isinstance(url, str):
             raise _entry_error(index, entry, key, "must be a list of http(s) URLs")
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if scheme not in ("http", "https"):
+            raise _entry_error(index, entry, key, f"{url!r}: only http and https URLs are fetched "
+                                                  f"(not {scheme or 'a URL without scheme'})")
+        if not re.match(r"^https?://[^/?#@\s]+([/?#]|$)", url, re.IGNORECASE):
+            raise _entry_error(index, entry, key, f"{url!r}: not an http(s) URL with a host")
 
 
 def _source_from_entry(index: int, entry: dict) -> Source:
@@ -97,7 +122,7 @@ def _source_from_entry(index: int, entry: dict) -> Source:
         raise _entry_error(index, entry, "article_pattern", f"invalid regex: {exc}") from None
     if not (entry.get("feeds") or entry.get("sitemaps") or entry.get("listings")):
         raise _entry_error(index, entry, "feeds", "a source needs at least one of feeds, sitemaps, listings")
-    for key in ("max_pages", "lookback_days"):
+    for key in ("max_pages", "lookback_days", "max_sitemaps"):
         if key in entry and entry[key] < 0:
             raise _entry_error(index, entry, key, "must be >= 0")
     if "stale_after_hours" in entry and not 0 < entry["stale_after_hours"] < float("inf"):
@@ -115,15 +140,15 @@ def _source_from_entry(index: int, entry: dict) -> Source:
         lookback_days=entry.get("lookback_days"),
         dated_urls=entry.get("dated_urls", False),
         stale_after_hours=float(entry.get("stale_after_hours", 48)),
+        allowed_hosts=tuple(entry.get("allowed_hosts", ())),
+        max_sitemaps=entry.get("max_sitemaps"),
         compiled_pattern=pattern,
     )
 
 
 def parse_sources(text: str, origin: str = "<string>") -> list[Source]:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SourcesError(f"{origin}: not valid TOML: {exc}") from None
+    data = _parse_toml(text, origin)
+    _allow_addresses(data, origin)  # a bad allow list fails `tipwatch sources`, not the crawl
     entries = data.get("source")
     if not isinstance(entries, list) or not entries:
         raise SourcesError(f"{origin}: no [[source]] entries")
@@ -136,13 +161,52 @@ def parse_sources(text: str, origin: str = "<string>") -> list[Source]:
     return sources
 
 
-def load_sources(path: str | Path | None = None) -> list[Source]:
+def _parse_toml(text: str, origin: str) -> dict:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{origin}: not valid TOML: {exc}") from None
+    unknown = [key for key in data if key not in TOP_LEVEL_KEYS]
+    if unknown:
+        raise SourcesError(f"{origin}: unknown top-level key {unknown[0]!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})")
+    return data
+
+
+def parse_allow_addresses(text: str, origin: str = "<string>") -> tuple[str, ...]:
+    """The file's top-level `allow_addresses`: loopback or private addresses (or networks) the
+    crawl may connect to, e.g. ["127.0.0.1"] for sites served on this machine. Host names are
+    refused: whoever answers DNS could move them."""
+    return _allow_addresses(_parse_toml(text, origin), origin)
+
+
+def _allow_addresses(data: dict, origin: str) -> tuple[str, ...]:
+    value = data.get("allow_addresses", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SourcesError(f"{origin}: allow_addresses: must be a list of IP addresses or networks")
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise SourcesError(f"{origin}: allow_addresses: {entry!r} is not an IP address or network "
+                               "(like 127.0.0.1 or 10.0.0.0/8)") from None
+    return tuple(v.strip() for v in value)
+
+
+def _read(path: str | Path | None) -> tuple[str, str]:
     path = Path(path or DEFAULT_SOURCES)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8"), str(path)
     except OSError as exc:
         raise SourcesError(f"cannot read sources file {path}: {exc.strerror}") from None
-    return parse_sources(text, origin=str(path))
+
+
+def load_sources(path: str | Path | None = None) -> list[Source]:
+    text, origin = _read(path)
+    return parse_sources(text, origin=origin)
+
+
+def load_allow_addresses(path: str | Path | None = None) -> tuple[str, ...]:
+    return parse_allow_addresses(*_read(path))
 
 
 def select_sources(sources: list[Source], names: tuple[str, ...] | list[str] = ()) -> list[Source]:

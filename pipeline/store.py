@@ -9,14 +9,17 @@ and its URLs together.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+import os
+import socket
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import sqlite_utils
 
 from .urls import url_key
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def utcnow() -> str:
@@ -36,11 +39,40 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
-def migrate(db: sqlite_utils.Database) -> None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version >= SCHEMA_VERSION:
+@contextmanager
+def immediate(db: sqlite_utils.Database):
+    """One write transaction holding the write lock from its start (a savepoint inside an open one).
+
+    sqlite-utils' atomic() begins DEFERRED: a transaction that reads, then writes, must upgrade its
+    lock, and when another connection wrote in between SQLite refuses at once ("database is
+    locked", the busy timeout never applies). IMMEDIATE waits for the lock up front, on the timeout.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
         return
-    with db.atomic():
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        db.rollback()  # a no-op when the error already ended the transaction
+        raise
+
+
+def _version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Create or upgrade the schema; safe when several processes open a new database at once
+    (each waits for the write lock, then finds the version another one left)."""
+    if _version(db) >= SCHEMA_VERSION:
+        return
+    with immediate(db):
+        version = _version(db)
+        if version >= SCHEMA_VERSION:
+            return  # migrated by another process while this one waited
         _create_tables(db)
         if version >= 1 and "story_key" not in db["digest_items"].columns_dict:
             # v1 → v2: digest items remember their story
@@ -98,13 +130,21 @@ def _create_tables(db: sqlite_utils.Database) -> None:
             db["classifications"].add_column(column, kind)
     db["crawl_runs"].create({
         "id": int, "started_at": str, "finished_at": str, "sources": str, "status": str,
+        "pid": int, "host": str,
     }, pk="id", if_not_exists=True)
+    # v5 → v6: the process that runs a crawl, so the next run can tell one that died (see start_run)
+    for column, kind in (("pid", int), ("host", str)):
+        if column not in db["crawl_runs"].columns_dict:
+            db["crawl_runs"].add_column(column, kind)
     db["crawl_source_stats"].create({
         "run_id": int, "source": str, "requests": int, "responses": int, "articles_found": int,
         "articles_fetched": int, "articles_stored": int, "articles_flagged": int, "skipped_known": int, "skipped_old": int,
-        "skipped_offsite": int, "duplicates": int, "extraction_failures": int, "errors": int,
+        "skipped_offsite": int, "skipped_robots": int, "duplicates": int, "extraction_failures": int, "errors": int,
         "not_modified": int, "status_counts": str, "error_counts": str, "duration_s": float,
     }, pk=("run_id", "source"), foreign_keys=[("run_id", "crawl_runs", "id")], if_not_exists=True)
+    # v5 → v6: requests refused by robots.txt are counted apart from those out of a source's scope
+    if "skipped_robots" not in db["crawl_source_stats"].columns_dict:
+        db["crawl_source_stats"].add_column("skipped_robots", int)
     # source health reads one source's runs (the key leads with run_id)
     db["crawl_source_stats"].create_index(["source", "run_id"], if_not_exists=True)
     db["crawl_errors"].create({
@@ -164,10 +204,12 @@ def save_article(db: sqlite_utils.Database, article: dict, aliases: tuple[str, .
     """
     url = article["url"]
     keys = list(dict.fromkeys(url_key(u) for u in (url, *aliases)))
-    existing = _stored_id(db, keys)
     row = {key: article.get(key) for key in _ARTICLE_FIELDS}
     row["tags"] = json.dumps(article.get("tags") or [], ensure_ascii=False)
-    with db.atomic():
+    # looked up under the write lock: an article another process stored meanwhile is then updated,
+    # not inserted twice (which the unique URL index would refuse)
+    with immediate(db):
+        existing = _stored_id(db, keys)
         if existing is None:
             row.update(url=url, source=article["source"], fetched_at=article.get("fetched_at") or utcnow(),
                        stored_at=utcnow())
@@ -306,11 +348,58 @@ def article_ref(db: sqlite_utils.Database, ref: str) -> dict | None:
 
 # ---------------------------------------------------------------- crawl records
 
+# a 'running' row recorded before runs named their process (schema v6) is taken for dead after
+# this long: no crawl runs for a day
+PIDLESS_RUN_HOURS = 24
+
+
 def start_run(db: sqlite_utils.Database, sources: list[str]) -> int:
-    with db.atomic():
-        return db["crawl_runs"].insert({
-            "started_at": utcnow(), "sources": json.dumps(sources), "status": "running",
-        }).last_pk
+    """Record a new crawl run of this process; first, every run left 'running' by a process that
+    died (killed, power cut) becomes 'interrupted'."""
+    with immediate(db):  # no other run can start or end between the look and the update
+        interrupt_dead_runs(db)
+        return db.execute("INSERT INTO crawl_runs (started_at, sources, status, pid, host) "
+                          "VALUES (?, ?, 'running', ?, ?)",
+                          [utcnow(), json.dumps(sources), os.getpid(), socket.gethostname()]).lastrowid
+
+
+def interrupt_dead_runs(db: sqlite_utils.Database) -> list[int]:
+    """Mark 'interrupted' the runs still 'running' whose process is dead; returns their ids."""
+    rows = db.execute("SELECT id, started_at, pid, host FROM crawl_runs WHERE status = 'running'").fetchall()
+    dead = [row[0] for row in rows if run_process_dead(*row[1:])]
+    if dead:
+        with immediate(db):
+            for run_id in dead:  # still 'running': a run that ended meanwhile keeps its status
+                db.execute("UPDATE crawl_runs SET status = 'interrupted' WHERE id = ? AND status = 'running'",
+                           [run_id])
+    return dead
+
+
+def run_process_dead(started_at: str, pid: int | None, host: str | None) -> bool:
+    """Is the process that recorded a 'running' run known to be gone? Only a process of this
+    host can be asked; a run of another host is never judged dead."""
+    if pid is None:
+        started = datetime.fromisoformat(started_at)
+        started = started if started.tzinfo else started.replace(tzinfo=timezone.utc)
+        return datetime.now(timezone.utc) - started > timedelta(hours=PIDLESS_RUN_HOURS)
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, under another user
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that exited but was not yet reaped by its parent still answers signal 0."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, status: str) -> None:
@@ -601,12 +690,23 @@ def source_history(db: sqlite_utils.Database, source: str, limit: int = 10) -> l
     """The source's stats in its last `limit` crawl runs, newest first, with the run's
     started_at and the JSON columns decoded."""
     rows = list(db.query("""
-        SELECT s.*, r.started_at FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
+        SELECT s.*, r.started_at, r.status FROM crawl_source_stats s JOIN crawl_runs r ON r.id = s.run_id
         WHERE s.source = ? ORDER BY s.run_id DESC LIMIT ?""", [source, limit]))  # run ids grow with time
     for row in rows:
         row["status_counts"] = json.loads(row["status_counts"] or "{}")
         row["error_counts"] = json.loads(row["error_counts"] or "{}")
     return rows
+
+
+def unrecorded_run(db: sqlite_utils.Database, source: str) -> dict | None:
+    """The source's newest run when it recorded no stats for it: one still going, or one whose
+    process died (stats are written as the spider closes). None when its newest run recorded them."""
+    rows = list(db.query("""
+        SELECT id, started_at, status, pid, host FROM crawl_runs r
+        WHERE r.id > coalesce((SELECT max(run_id) FROM crawl_source_stats WHERE source = :source), 0)
+          AND EXISTS (SELECT 1 FROM json_each(r.sources) WHERE value = :source)
+        ORDER BY r.id DESC LIMIT 1""", {"source": source}))  # a range on the key: only the newest runs
+    return rows[0] if rows else None
 
 
 def last_article_at(db: sqlite_utils.Database, source: str) -> str | None:
@@ -621,7 +721,10 @@ def article_counts(db: sqlite_utils.Database, source: str, since_iso: str) -> in
 
 
 def sources_with_runs(db: sqlite_utils.Database) -> list[str]:
-    return [row[0] for row in db.execute("SELECT DISTINCT source FROM crawl_source_stats ORDER BY source")]
+    """Sources with recorded stats, and those named by an interrupted run (which recorded none)."""
+    return [row[0] for row in db.execute(
+        "SELECT source FROM crawl_source_stats UNION "
+        "SELECT j.value FROM crawl_runs r, json_each(r.sources) j WHERE r.status = 'interrupted' ORDER BY 1")]
 
 
 def last_success_at(db: sqlite_utils.Database, source: str) -> str | None:

@@ -40,3 +40,20 @@ def tipwatch(*args, env=None, check=True, timeout=300) -> subprocess.CompletedPr
         raise AssertionError(f"tipwatch {' '.join(map(str, args))} exited {result.returncode}\n"
                              f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
     return result
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def smtp_server(handler, **options):
+    """An aiosmtpd Controller on 127.0.0.1 (not started). Both names are given: without
+    server_hostname aiosmtpd's SMTP names itself with socket.getfqdn(), a DNS query that may
+    leave the machine; without hostname the Controller picks ::1 or 127.0.0.1 itself."""
+    from aiosmtpd.controller import Controller
+
+    return Controller(handler, hostname="127.0.0.1", server_hostname="127.0.0.1", port=free_port(), **options)

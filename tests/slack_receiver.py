@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from pipeline.samplesites import LoopbackHTTPServer
 
 MAX_BLOCKS = 50
 BLOCK_TYPES = {"header", "section", "divider", "context", "actions", "image", "rich_text", "markdown"}
@@ -121,7 +123,7 @@ class SlackReceiver:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)  # binds without a DNS look-up
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -140,7 +140,7 @@ def certificate(tmp_path_factory):
 @pytest.fixture
 def relay():
     handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = Controller(handler, hostname="127.0.0.1", server_hostname="127.0.0.1", port=free_port())
     controller.start()
     yield handler, controller.port
     controller.stop()
@@ -152,8 +152,8 @@ def tls_server(certificate):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     handler, auth = Collector(), Authenticator()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), tls_context=context,
-                            require_starttls=True, auth_required=True, auth_require_tls=True,
+    controller = Controller(handler, hostname="127.0.0.1", server_hostname="127.0.0.1", port=free_port(),
+                            tls_context=context, require_starttls=True, auth_required=True, auth_require_tls=True,
                             authenticator=auth)
     controller.start()
     yield handler, auth, controller.port, cert

@@ -29,7 +29,8 @@ FILLER = ("Officials said the work had been planned for several years and was fi
           "facilities remain in good condition for decades. The ministry promised regular inspections and "
           "said it would consult communities before any further changes are made to the plan. ")
 
-SOURCES = """[[source]]
+SOURCES = """allow_addresses = ["127.0.0.1"]
+[[source]]
 name = "mini"
 title = "Mini sample site"
 language = "en"

@@ -38,7 +38,7 @@ def make_site(root, slow: bool = False):
     if slow:
         (site / "routes.toml").write_text('["/news/100001/story-1.html"]\ndelay = 4\n')
     (root / "sources.toml").write_text(
-        '[[source]]\nname = "mini"\ntitle = "Mini"\nlanguage = "en"\nfeeds = ["{{BASE:mini}}/feed.rss"]\n'
+        'allow_addresses = ["127.0.0.1"]\n[[source]]\nname = "mini"\ntitle = "Mini"\nlanguage = "en"\nfeeds = ["{{BASE:mini}}/feed.rss"]\n'
         "article_pattern = '/news/\\d+/[a-z0-9-]+\\.html$'\n")
 
 

@@ -77,7 +77,7 @@ def smtp(setup):
     """A real SMTP relay on loopback, and the environment pointing at it."""
     _, env = setup
     handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = Controller(handler, hostname="127.0.0.1", server_hostname="127.0.0.1", port=free_port())
     controller.start()
     env["TIPWATCH_SMTP_URL"] = f"smtp://127.0.0.1:{controller.port}"
     yield handler

@@ -172,6 +172,26 @@ def test_stale_comes_before_degraded():
     assert result["verdict"] == "stale" and result["since"] == at(50) and len(result["reasons"]) == 2
 
 
+INTERRUPTED = "the last run was interrupted: its process died before it finished"
+
+
+def test_a_last_run_that_died_is_interrupted_not_healthy():
+    cut_short = {"started_at": at(0.5)}
+    assert judge(history(healthy_before=6), cut_short=cut_short) == {
+        "verdict": "interrupted", "reasons": [INTERRUPTED], "since": at(0.5)}
+    assert judge([], cut_short=cut_short) == {"verdict": "interrupted", "reasons": [INTERRUPTED], "since": at(0.5)}
+
+
+def test_interrupted_comes_after_failing_and_stale_before_degraded():
+    cut_short = {"started_at": at(0.5)}
+    failing = judge(history(*(run(i, ok=0) for i in range(3)), healthy_before=3), cut_short=cut_short)
+    assert failing["verdict"] == "failing" and failing["reasons"][1:] == [INTERRUPTED]
+    stale = judge(history(healthy_before=4), at(50), cut_short=cut_short)
+    assert stale["verdict"] == "stale" and stale["reasons"][1:] == [INTERRUPTED]
+    garbled = judge(history(run(0, failures=9), healthy_before=4), cut_short=cut_short)
+    assert garbled["verdict"] == "interrupted" and garbled["reasons"][0] == INTERRUPTED and len(garbled["reasons"]) == 2
+
+
 def test_error_rate_over_the_last_five_runs():
     runs = [run(0, ok=5), run(1, responses=0), *(run(i) for i in range(2, 8))]
     assert error_rate(runs) == 15 / 50
@@ -251,3 +271,34 @@ def test_status_prints_one_line_per_source(tmp_path):
     (tmp_path / "sources.toml").write_text("not toml [")
     lines = tipwatch(*args).stdout.splitlines()
     assert [line.split()[:2] for line in lines[1:]] == [["alpha", "stale"], ["beta", "failing"], ["gamma", "stale"]]
+
+
+def test_status_and_the_browse_query_agree_on_interrupted_runs(tmp_path):
+    from pipeline import browse
+    from pipeline.health import source_health
+
+    db = store.open_db(tmp_path / "t.db")
+    stats = {"requests": 5, "responses": 5, "articles_found": 3, "articles_fetched": 1, "status_counts": {"2xx": 5}}
+
+    def crawl(sources, status="finished"):
+        run_id = store.start_run(db, sources)
+        if status == "finished":
+            for name in sources:
+                store.save_source_stats(db, run_id, name, stats)
+        with db.conn:  # what a killed run leaves, once the next run found its process gone
+            db.execute("UPDATE crawl_runs SET status = ? WHERE id = ?", [status, run_id])
+
+    crawl(["alpha", "beta", "gamma"])
+    crawl(["alpha", "beta"], "interrupted")
+    crawl(["beta"])                          # beta recovered; gamma was not in the interrupted run
+    crawl(["delta"], "interrupted")          # delta never finished a run
+    for n, name in enumerate(("alpha", "beta", "gamma")):
+        store.save_article(db, article(n + 1, source=name))
+    expected = {"alpha": "interrupted", "beta": "healthy", "gamma": "healthy", "delta": "interrupted"}
+    rows = {row["source"]: row for row in source_health(db, None)}
+    assert {name: row["verdict"] for name, row in rows.items()} == expected
+    assert [rows[name]["last_run_status"] for name in ("alpha", "beta", "gamma", "delta")] == [
+        "interrupted", "finished", "finished", "interrupted"]
+    canned = {row["source"]: row for row in db.query(browse.SOURCE_HEALTH, browse.default_params("source_health"))}
+    assert {name: row["verdict"] for name, row in canned.items()} == expected
+    assert canned["delta"]["runs"] == 0 and canned["alpha"]["interrupted_run_started"] is not None

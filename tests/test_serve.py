@@ -2,6 +2,7 @@
 database made by the real demo crawl of the sample sites (plus a label, model probabilities, a
 two-article story and an outbox, written through pipeline.store where it has a function for it)."""
 import json
+import os
 import shutil
 import signal
 import socket
@@ -62,9 +63,11 @@ def running_server(db_path: Path, logs: Path):
     """`tipwatch serve` in a subprocess on a free loopback port; yields its base URL, then stops it
     with Ctrl-C (SIGINT) and checks it exited cleanly."""
     port = free_port()
+    # open, as without a login configured: a TIPWATCH_SERVE_PASSWORD_HASH in the shell would turn it on
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TIPWATCH_SERVE_")}
     with open(logs / f"serve-{port}.out", "w") as out, open(logs / f"serve-{port}.err", "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--db", str(db_path),
-                                 "--port", str(port)], cwd=REPO, stdout=out, stderr=err)
+                                 "--port", str(port)], cwd=REPO, env=env, stdout=out, stderr=err)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(proc, base, logs / f"serve-{port}.err")

@@ -1,4 +1,11 @@
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +125,52 @@ def test_an_article_is_stored_whole_or_not_at_all(db):
         store.save_article(db, article(1), aliases=("https://news.test/refused.html",))
     assert db["articles"].count == 0 and db["article_urls"].count == 0
     assert store.save_article(db, article(2)) and db["articles"].count == 1
+
+
+def zombie_pid() -> tuple[int, subprocess.Popen]:
+    """A child that exited but is not reaped yet: it still answers signal 0."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.05)
+    return child.pid, child
+
+
+def test_a_run_whose_process_died_is_interrupted_by_the_next(db):
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone_pid = int(exited.stdout)
+    zombie, child = zombie_pid()
+    here, long_ago = socket.gethostname(), (datetime.now(timezone.utc) - timedelta(hours=30)).isoformat()
+    owners = {"gone": (gone_pid, here), "zombie": (zombie, here), "alive": (os.getpid(), here),
+              "elsewhere": (gone_pid, "another-host"), "old-without-pid": (None, None),
+              "new-without-pid": (None, None)}
+    for name, (pid, host) in owners.items():
+        started = long_ago if name == "old-without-pid" else store.utcnow()
+        with db.conn:
+            db.execute("INSERT INTO crawl_runs (started_at, sources, status, pid, host) VALUES (?, ?, 'running', ?, ?)",
+                       [started, f'["{name}"]', pid, host])
+    with db.conn:
+        db.execute("INSERT INTO crawl_runs (started_at, sources, status) VALUES (?, '[\"done\"]', 'finished')",
+                   [long_ago])
+    run_id = store.start_run(db, ["next"])
+    child.wait()
+    statuses = {row[0]: row[1] for row in db.execute("SELECT json_extract(sources, '$[0]'), status FROM crawl_runs")}
+    assert statuses == {"gone": "interrupted", "zombie": "interrupted", "alive": "running", "elsewhere": "running",
+                        "old-without-pid": "interrupted", "new-without-pid": "running", "done": "finished",
+                        "next": "running"}
+    assert db.execute("SELECT pid, host FROM crawl_runs WHERE id = ?", [run_id]).fetchone() == (os.getpid(), here)
+
+
+def test_version_5_database_gains_the_run_owner_columns(tmp_path):
+    db = store.open_db(tmp_path / "old.db")
+    store.finish_run(db, store.start_run(db, ["news"]), "finished")
+    with db.conn:  # back to version 5: crawl_runs without pid and host
+        db.execute("ALTER TABLE crawl_runs DROP COLUMN pid")
+        db.execute("ALTER TABLE crawl_runs DROP COLUMN host")
+        db.execute("PRAGMA user_version = 5")
+    db = store.open_db(tmp_path / "old.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 6
+    assert {"pid", "host"} <= set(db["crawl_runs"].columns_dict)
+    assert [(r["sources"], r["status"], r["pid"]) for r in db.query("SELECT * FROM crawl_runs")] == [
+        ('["news"]', "finished", None)]

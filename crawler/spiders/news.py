@@ -16,9 +16,12 @@ import scrapy
 from scrapy import signals
 from scrapy.http import TextResponse
 
+from crawler.addresses import guard_installed
+from crawler.budget import SEEN, IndexBudget
 from crawler.discovery import DiscoveryError, Link, listing_links, next_page_url, parse_feed, parse_sitemap
 from crawler.known import KnownUrls
 from crawler.runstats import SourceStats, describe_failure
+from crawler.scope import scope_hosts, url_refusal
 from pipeline import store
 from pipeline.dates import url_date
 from pipeline.paths import db_path, sources_path
@@ -71,6 +74,15 @@ class NewsSpider(scrapy.Spider):
         self.queued: set[str] = set()
         self.pending_aliases: dict[str, list[str]] = {}  # key → URLs redirecting to a queued article
         self.stats_by_source = {name: SourceStats() for name in self.sources}
+        # the hosts each source may fetch from, carried by its requests (crawler/guard.py)
+        self.scopes = {name: scope_hosts(src.start_urls, src.allowed_hosts) for name, src in self.sources.items()}
+        default_max = settings.getint("TIPWATCH_MAX_SITEMAPS", 200)
+        self.index_budget = IndexBudget(
+            {name: src.max_sitemaps if src.max_sitemaps is not None else default_max
+             for name, src in self.sources.items()},
+            settings.getint("TIPWATCH_MAX_SITEMAP_DEPTH", 3))
+        self.max_url_length = settings.getint("URLLENGTH_LIMIT", 2083)
+        self.max_index_size = settings.getint("DOWNLOAD_MAXSIZE")
         self.since_by_source = {name: self._window_start(src, settings) for name, src in self.sources.items()}
         self.run_id = settings.getint("TIPWATCH_RUN_ID") or store.start_run(self.db, list(self.sources))
         self.owns_run = not settings.getint("TIPWATCH_RUN_ID")
@@ -91,20 +103,51 @@ class NewsSpider(scrapy.Spider):
 
     # ------------------------------------------------------------ requests
 
-    def index_request(self, url: str, source: str, callback, **meta) -> scrapy.Request:
+    def index_request(self, url: str, source: str, callback, **meta) -> scrapy.Request | None:
+        """A request for a feed, sitemap or listing page, or None when this run read it already
+        or it is over a bound (recorded)."""
+        verdict = self.index_budget.admit(source, normalize(url), meta.get("sitemap_depth"))
+        if verdict == SEEN:
+            self.stats_by_source[source].bump("duplicates")
+            return None
+        if verdict:
+            self.record_error(source, url, "limit", f"not read: {verdict}")
+            return None
+        return self.scoped_index_request(url, source, callback, **meta)
+
+    def scoped_index_request(self, url: str, source: str, callback, **meta) -> scrapy.Request | None:
+        if not self.in_scope(source, url):
+            return None
         return scrapy.Request(url, callback=callback, errback=self.on_error, dont_filter=True,
-                              meta={"source": source, "role": "index",
+                              meta={"source": source, "role": "index", "scope": self.scopes[source],
                                     # a conditional fetch (crawler/conditional.py) may answer 304
                                     "handle_httpstatus_list": [304], **meta})
 
+    def in_scope(self, source: str, url: str) -> bool:
+        """Whether *source* may request *url*; a refusal is counted and recorded here, before
+        anything is sent (the downloader's guard checks again whatever made a request)."""
+        if len(url) > self.max_url_length:
+            self.record_error(source, url[:300] + "…", "url-too-long",
+                              f"URL of {len(url)} characters, over the limit of {self.max_url_length}: not requested")
+            return False
+        refusal = url_refusal(url, self.scopes[source], source)
+        if refusal:
+            self.stats_by_source[source].bump("skipped_offsite")
+            self.record_error(source, url[:1000], refusal.kind, refusal.detail)
+            return False
+        return True
+
     async def start(self):
+        if not guard_installed():  # a settings override must not switch the address guard off unseen
+            raise RuntimeError("the address guard is not installed: TWISTED_DNS_RESOLVER must be "
+                               "crawler.addresses.GuardedResolver")
         for name, src in self.sources.items():
-            for url in src.feeds:
-                yield self.index_request(url, name, self.parse_feed)
-            for url in src.sitemaps:
-                yield self.index_request(url, name, self.parse_sitemap)
-            for url in src.listings:
-                yield self.index_request(url, name, self.parse_listing, page=1)
+            requests = ([self.index_request(url, name, self.parse_feed) for url in src.feeds]
+                        + [self.index_request(url, name, self.parse_sitemap, sitemap_depth=0) for url in src.sitemaps]
+                        + [self.index_request(url, name, self.parse_listing, page=1) for url in src.listings])
+            for request in requests:
+                if request is not None:
+                    yield request
 
     def is_old(self, source: str, published: datetime | None) -> bool:
         since = self.since_by_source[source]
@@ -138,9 +181,12 @@ class NewsSpider(scrapy.Spider):
             if self.is_old(source, link.published or self.url_published(src, url)):
                 stats.bump("skipped_old")
                 continue
+            if not self.in_scope(source, url):
+                continue
             self.queued.add(key)
             yield scrapy.Request(url, callback=self.parse_article, errback=self.on_error,
-                                 meta={"source": source, "role": "article", "index_title": link.title,
+                                 meta={"source": source, "role": "article", "scope": self.scopes[source],
+                                       "index_title": link.title,
                                        "index_published": link.published.isoformat() if link.published else None})
 
     # ------------------------------------------------------------ index pages
@@ -152,9 +198,9 @@ class NewsSpider(scrapy.Spider):
             stats.bump("not_modified")
             return
         try:
-            links = parse_feed(response.body, response.url)
+            links = parse_feed(response.body, response.url, max_size=self.max_index_size)
         except DiscoveryError as exc:
-            self.record_error(response.meta["source"], response.url, "parse", str(exc))
+            self.record_error(response.meta["source"], response.url, exc.kind, str(exc))
             return
         yield from self.article_requests(response.meta["source"], links, stats)
         remember_validators(self.db, response)  # only once parsed: a broken feed is re-read next run
@@ -166,16 +212,32 @@ class NewsSpider(scrapy.Spider):
             stats.bump("not_modified")
             return
         try:
-            page = parse_sitemap(response.body, response.url)
+            page = parse_sitemap(response.body, response.url, max_size=self.max_index_size)
         except DiscoveryError as exc:
-            self.record_error(source, response.url, "parse", str(exc))
+            self.record_error(source, response.url, exc.kind, str(exc))
             return
-        for child in page.sitemaps:
-            # an index names its children's last change: an old child holds only old URLs
-            if not self.is_old(source, child.published):
-                yield self.index_request(child.url, source, self.parse_sitemap)
+        # an index names its children's last change: an old child holds only old URLs
+        children = [child.url for child in page.sitemaps if not self.is_old(source, child.published)]
+        yield from self.child_sitemap_requests(source, response, children)
         yield from self.article_requests(source, page.links, stats)
         remember_validators(self.db, response)
+
+    def child_sitemap_requests(self, source: str, response, urls: list[str]):
+        """Requests for an index's child sitemaps within the budget; those over it are recorded
+        in one line for the index (a runaway index can list 50,000 of them)."""
+        depth = response.meta.get("sitemap_depth", 0) + 1
+        refused: dict[str, list[str]] = {}
+        for url in urls:
+            verdict = self.index_budget.admit(source, normalize(url), depth)
+            if verdict == SEEN:
+                self.stats_by_source[source].bump("duplicates")
+            elif verdict:
+                refused.setdefault(verdict, []).append(url)
+            elif request := self.scoped_index_request(url, source, self.parse_sitemap, sitemap_depth=depth):
+                yield request
+        for reason, skipped in refused.items():
+            self.record_error(source, response.url, "limit",
+                              f"{len(skipped)} sitemaps it lists not read: {reason}; first: {skipped[0][:300]}")
 
     def parse_listing(self, response):
         from crawler.conditional import remember_validators
@@ -199,7 +261,9 @@ class NewsSpider(scrapy.Spider):
         if fresh and page < src.max_pages:
             next_url = next_page_url(response.text, response.url)
             if next_url and urlsplit(next_url).netloc == urlsplit(response.url).netloc:
-                yield self.index_request(next_url, source, self.parse_listing, page=page + 1)
+                request = self.index_request(next_url, source, self.parse_listing, page=page + 1)
+                if request is not None:
+                    yield request
         remember_validators(self.db, response)
 
     # ------------------------------------------------------------ articles
@@ -244,13 +308,18 @@ class NewsSpider(scrapy.Spider):
         request = failure.request
         source = request.meta.get("source")
         kind, detail = describe_failure(failure)
+        if getattr(failure.value, "unanswered", False):
+            self.stats_by_source[source].bump("requests")
         if kind == "duplicate":
             self.stats_by_source[source].bump("duplicates")
             return
         if kind == "robots":
-            self.stats_by_source[source].bump("skipped_offsite")
+            self.stats_by_source[source].bump("skipped_robots")
             return
-        self.record_error(source, request.url, kind, detail)
+        if kind == "offsite":
+            self.stats_by_source[source].bump("skipped_offsite")
+        # the URL the source listed, not the hop of a redirect chain where it failed
+        self.record_error(source, (request.meta.get("redirect_urls") or [request.url])[0], kind, detail)
         if request.meta.get("role") == "article" and kind == "http" and detail in ("HTTP 404", "HTTP 410"):
             store.settle_url(self.db, request.url, source, detail)
 
