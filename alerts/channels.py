@@ -248,8 +248,8 @@ class EmailChannel(Channel):
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
         return (f"{head}\n\n{text}\n"
-                f"[text/html alternative: {len(html)} characters; write message.payload.as_bytes() "
-                f"to a .eml file to view it]\n")
+                f"[text/html alternative: {len(html)} characters; `tipwatch digest --dry-run --html FILE` "
+                f"writes it to a file to view]\n")
 
     # -- sending
 
@@ -547,6 +547,17 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] = os.environ)
     return settings
 
 
+def _missing_settings(name: str, settings: dict, env: Mapping[str, str]) -> list[str]:
+    """What a channel lacks to send, each naming the variable that supplies it."""
+    problems = []
+    if not (env.get(_SECRETS[name]) or "").strip():
+        what = "an SMTP server URL like smtp://user:pass@host:587" if name == "email" else "the Slack Incoming Webhook URL"
+        problems.append(f"{name}: {_SECRETS[name]} is not set ({what})")
+    if name == "email" and not settings["to"]:
+        problems.append("email: no recipients: set TIPWATCH_EMAIL_TO (comma-separated) or `to` in [email] of channels.toml")
+    return problems
+
+
 def load_channels(path: Path | None = None, env: Mapping[str, str] = os.environ,
                   names: list[str] | None = None, *, dry_run: bool = False) -> dict[str, Channel]:
     """Configured channels by name, in the order asked (default: every channel with a section in
@@ -558,20 +569,17 @@ def load_channels(path: Path | None = None, env: Mapping[str, str] = os.environ,
     unknown = [n for n in names if n not in CHANNEL_NAMES]
     if unknown:
         raise ChannelConfigError(f"unknown channel {', '.join(map(repr, unknown))} (known: {', '.join(CHANNEL_NAMES)})")
+    names = list(dict.fromkeys(names))
+    if not dry_run:
+        problems = [p for name in names for p in _missing_settings(name, settings[name], env)]
+        if problems:  # all of them at once: a daemon learns them at start, not one per failed morning
+            raise ChannelConfigError("; ".join(problems) + "; secrets are read from the environment only "
+                                     "(use --dry-run to render without sending)")
     channels: dict[str, Channel] = {}
-    for name in dict.fromkeys(names):
+    for name in names:
         s = settings[name]
-        secret_var = _SECRETS[name]
-        secret = (env.get(secret_var) or "").strip() or None
-        if secret is None and not dry_run:
-            what = "an SMTP server URL like smtp://user:pass@host:587" if name == "email" \
-                else "the Slack Incoming Webhook URL"
-            raise ChannelConfigError(f"{name}: {secret_var} is not set ({what}); secrets are read from the "
-                                     f"environment only (use --dry-run to render without sending)")
+        secret = (env.get(_SECRETS[name]) or "").strip() or None
         if name == "email":
-            if not s["to"] and not dry_run:
-                raise ChannelConfigError("email: no recipients: set TIPWATCH_EMAIL_TO (comma-separated) "
-                                         "or `to` in [email] of channels.toml")
             channels[name] = EmailChannel(to=s["to"], sender=s["from"], subject_prefix=s["subject_prefix"],
                                           send_empty=s["send_empty"], smtp_url=Secret(secret) if secret else None,
                                           cafile=s["cafile"], timeout=s["timeout"])

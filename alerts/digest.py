@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from alerts.render import join_terms
 from alerts.stories import fingerprint, group_stories
 from pipeline import store
 
@@ -106,6 +107,7 @@ def _environment() -> Environment:
                       autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["md"] = md_escape
     env.filters["mdurl"] = md_url
+    env.filters["join_terms"] = join_terms
     return env
 
 

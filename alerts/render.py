@@ -89,6 +89,15 @@ def language_name(code) -> str:
     return LANGUAGES.get(code.lower(), code or "?")
 
 
+# Terms may hold commas ("phòng, chống mua bán người", "việc nhẹ, lương cao"): a comma cannot
+# separate them. No profile term holds a middle dot (tests/test_channels.py checks the shipped one).
+TERM_SEPARATOR = " · "
+
+
+def join_terms(terms) -> str:
+    return TERM_SEPARATOR.join(str(t) for t in terms)
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else (words or word + 's')}"
 
@@ -156,7 +165,9 @@ def prepare(digest: dict) -> dict:
     ids = digest_ids(digest)
     total = digest.get("total")
     total = len(ids) if total is None else int(total)
-    notes = [{"source": clean(n.get("source")) or "?", "state": clean(n.get("state")) or "failed",
+    # state: the health verdict (failing, stale, interrupted, degraded), said as it is: a degraded
+    # source still delivers and must not read as a failed one
+    notes = [{"source": clean(n.get("source")) or "?", "state": clean(n.get("state")) or "failing",
               "detail": clean(n.get("detail"))} for n in digest.get("source_notes") or []]
     since = digest.get("since")
     return {
@@ -171,7 +182,7 @@ def prepare(digest: dict) -> dict:
         "languages": [(language_name(k), v) for k, v in (digest.get("languages") or {}).items()],
         "stories": stories,
         "follow_ups": sum(1 for s in stories if s["follow_up"]),
-        "failed": [n for n in notes if n["state"] != "silent"],
+        "attention": [n for n in notes if n["state"] != "silent"],
         "silent": [n for n in notes if n["state"] == "silent"],
         "empty": not stories,
     }
@@ -217,6 +228,7 @@ def _environment(html: bool) -> Environment:
                       autoescape=html, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["highlight"] = highlight
     env.filters["plural"] = plural
+    env.filters["join_terms"] = join_terms
     env.globals["headline"] = headline
     return env
 
@@ -300,7 +312,7 @@ def slack_story_blocks(story: dict) -> list[dict]:
     head.append(f"*{story['n']}. {slack_link(lead['link'], lead['title'], 400)}*")
     head.append(_meta(lead))
     if lead["matched_terms"]:
-        head.append("Matched: " + slack_fit(", ".join(lead["matched_terms"]), 400))
+        head.append("Matched: " + slack_fit(join_terms(lead["matched_terms"]), 400))
     text = "\n".join(head)
     room = SLACK_SECTION_TEXT - len(text) - 3
     if lead["snippet"] and room > 20:
@@ -345,8 +357,9 @@ def _summary_text(view: dict, label: str | None) -> str:
 
 def _footer_texts(view: dict) -> list[str]:
     texts = []
-    for n in view["failed"]:
-        texts.append(f":warning: {slack_fit(n['source'], 80)} failed: {slack_fit(n['detail'], 300) or n['state']}")
+    for n in view["attention"]:
+        detail = f": {slack_fit(n['detail'], 300)}" if n["detail"] else ""
+        texts.append(f":warning: {slack_fit(n['source'], 80)} is {slack_fit(n['state'], 20)}{detail}")
     for n in view["silent"]:
         texts.append(f":zzz: {slack_fit(n['source'], 80)} was silent{': ' + slack_fit(n['detail'], 300) if n['detail'] else ''}")
     return texts

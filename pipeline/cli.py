@@ -284,7 +284,9 @@ def train(config: Config):
 @click.option("--channels", "channels_file", type=click.Path(dir_okay=False, path_type=Path),
               envvar="TIPWATCH_CHANNELS", default=None,
               help="Channel settings (default seeds/channels.toml) [env TIPWATCH_CHANNELS].")
-def digest(config: Config, day, send, dry_run, since, channels_file):
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --dry-run: also write the email's HTML part to this file, to open in a browser.")
+def digest(config: Config, day, send, dry_run, since, channels_file, html_file):
     """Write the day's digest to seeds/digests/DAY.md and deliver it (--send email,slack)."""
     from alerts import digest as digests
 
@@ -295,6 +297,8 @@ def digest(config: Config, day, send, dry_run, since, channels_file):
                 date.fromisoformat(value)
     except ValueError as exc:
         fail(f"{option}: {exc}")
+    if html_file and not dry_run:
+        fail("--html goes with --dry-run (it shows the email a send would make)")
     if since:
         if send:
             fail("--since re-reads an older window; it never sends (drop --send)")
@@ -310,6 +314,11 @@ def digest(config: Config, day, send, dry_run, since, channels_file):
         click.echo(digests.render_markdown(data), nl=False)
         for line in preview(channels, data):
             click.echo(line)
+        if html_file:
+            from alerts.render import render_email_html
+
+            html_file.write_text(render_email_html(data), encoding="utf-8")
+            click.echo(f"email HTML: {html_file} (open it in a browser)")
         return
     _write_and_send(config, day, channels)
 
@@ -374,8 +383,15 @@ def daemon(config: Config, schedule_file, log_file):
         schedule = load_schedule(schedule_file)
     except ScheduleError as exc:
         fail(str(exc))
+    from alerts.channels import ChannelConfigError
+
     setup_logging(log_file)
-    sys.exit(Daemon(config, schedule, crawl_log=config.db.parent / "crawl.log").run())
+    runner = Daemon(config, schedule, crawl_log=config.db.parent / "crawl.log")
+    try:
+        runner.check_channels()
+    except ChannelConfigError as exc:
+        fail(f"the daemon cannot send its digests: {exc}")
+    sys.exit(runner.run())
 
 
 @cli.command()

@@ -154,6 +154,14 @@ class Daemon:
         # shutdown(wait=True) would block this handler until the job ends: do it off the main thread
         threading.Thread(target=self.scheduler.shutdown, name="shutdown").start()
 
+    def check_channels(self) -> None:
+        """Every channel the digest job will send to is configured, or ChannelConfigError naming
+        all that is missing: found at start, not at 07:00."""
+        from alerts.channels import load_channels
+
+        if self.schedule.send:
+            load_channels(names=list(self.schedule.send))
+
     def run(self) -> int:
         from apscheduler.schedulers.blocking import BlockingScheduler
 

@@ -490,3 +490,56 @@ def test_secrets_masked_everywhere():
     with pytest.raises(ChannelConfigError) as info:
         load_channels(env=dict(env, TIPWATCH_SMTP_URL="http://me:Sup3rSecret@mail.test"), names=["email"])
     assert "Sup3rSecret" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- health notes and terms
+
+def _all_channel_texts(digest: dict) -> dict[str, str]:
+    from alerts.digest import render_markdown
+    from alerts.render import render_email_html, render_email_text, slack_messages
+
+    return {"markdown": render_markdown(digest), "email text": render_email_text(digest),
+            "email html": render_email_html(digest), "slack": json.dumps(slack_messages(digest), ensure_ascii=False)}
+
+
+def test_a_degraded_source_is_called_degraded_not_failed():
+    notes = [{"source": "bcp", "state": "degraded", "detail": "extraction failed on 5 of 10 pages in the last run"},
+             {"source": "vns", "state": "failing", "detail": "no response to any of 4 requests"}]
+    texts = _all_channel_texts(make_digest([{"key": "s", "lead": item(1), "related": [], "follow_up_of": None}],
+                                           source_notes=notes))
+    for channel, text in texts.items():
+        assert "bcp" in text and "degraded" in text, channel
+        assert "failed in this period" not in text and "bcp failed" not in text, channel
+    assert "bcp is degraded: extraction failed on 5 of 10 pages" in texts["slack"]
+    assert "vns is failing: no response to any of 4 requests" in texts["slack"]
+    assert "- bcp: degraded (extraction failed on 5 of 10 pages in the last run)" in texts["email text"]
+
+
+def test_matched_terms_with_commas_stay_readable_in_every_channel():
+    terms = ["phòng, chống mua bán người", "việc nhẹ, lương cao"]
+    digest = make_digest([{"key": "s", "lead": item(1, matched_terms=terms, language="vi"), "related": [],
+                           "follow_up_of": None}], source_notes=[])
+    for channel, text in _all_channel_texts(digest).items():
+        assert "phòng, chống mua bán người · việc nhẹ, lương cao" in text, channel
+
+
+def test_no_shipped_profile_term_holds_the_term_separator():
+    import tomllib
+
+    from alerts.render import TERM_SEPARATOR
+    from pipeline.paths import profile_path
+
+    def strings(value):  # every string in a rule's term lists, however the profile nests them
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for inner in value.values():
+                yield from strings(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                yield from strings(inner)
+
+    profile = tomllib.loads(profile_path().read_text(encoding="utf-8"))
+    terms = [t for rule in profile.get("rule", []) for key in ("terms", "near") for t in strings(rule.get(key))]
+    assert len(terms) > 50
+    assert [t for t in terms if TERM_SEPARATOR.strip() in t] == []

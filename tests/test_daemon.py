@@ -125,3 +125,16 @@ def test_bad_schedules_name_the_key(tmp_path, text, message):
     assert message in str(info.value)
     result = tipwatch("daemon", "--schedule", tmp_path / "s.toml", "--db", tmp_path / "t.db", check=False)
     assert result.returncode == 1 and message in result.stderr
+
+
+def test_daemon_refuses_to_start_without_its_channels_and_names_every_missing_setting(tmp_path):
+    (tmp_path / "s.toml").write_text('[digest]\nsend = ["email", "slack"]\n')
+    env = {name: "" for name in ("TIPWATCH_SMTP_URL", "TIPWATCH_SLACK_WEBHOOK_URL", "TIPWATCH_EMAIL_TO")}
+    started = time.monotonic()
+    result = tipwatch("daemon", "--schedule", tmp_path / "s.toml", "--db", tmp_path / "t.db", env=env,
+                      check=False, timeout=60)
+    assert result.returncode == 1 and time.monotonic() - started < 30  # at start, not at 07:00
+    assert result.stderr.startswith("Error: the daemon cannot send its digests: ")
+    for missing in ("email: TIPWATCH_SMTP_URL is not set", "slack: TIPWATCH_SLACK_WEBHOOK_URL is not set",
+                    "email: no recipients: set TIPWATCH_EMAIL_TO"):
+        assert missing in result.stderr

@@ -246,3 +246,19 @@ def test_digests_written_without_sending_go_out_with_the_next_send(setup):
         sent = send(env, day="2026-11-23", check=True)
         assert sent.stdout.splitlines()[-1] == "slack: sent 1 message (3 articles)"
         assert_each_posted_once(slack, db)
+
+
+def test_dry_run_writes_the_email_html_to_a_file_and_nothing_else(setup, tmp_path):
+    db, env = setup
+    flag_articles(db, 2)
+    html = tmp_path / "preview" / "email.html"
+    html.parent.mkdir()
+    result = tipwatch("digest", "--day", "2026-11-23", "--send", "email", "--dry-run", "--html", html, env=env)
+    assert result.stdout.splitlines()[-1] == f"email HTML: {html} (open it in a browser)"
+    page = html.read_text(encoding="utf-8")
+    assert page.lstrip().lower().startswith(("<!doctype html", "<html"))
+    titles = [row["title"] for row in db.query("SELECT title FROM articles")]
+    assert len(titles) == 2 and all(title in page for title in titles)
+    assert db["digests"].count == 0 and db["deliveries"].count == 0 and not (tmp_path / "digests").exists()
+    refused = tipwatch("digest", "--day", "2026-11-23", "--html", html, env=env, check=False)
+    assert refused.returncode == 1 and "--html goes with --dry-run" in refused.stderr
