@@ -1,7 +1,7 @@
 """Politeness as the standards say it.
 
 RobotsTxtMiddleware: Scrapy's, with RFC 9309's reading of a robots.txt that cannot be read
-(§2.3.1.3–4): a 4xx answer means no rules (allow); a 5xx answer, or no answer at all
+(§2.3.1.3–4): a 4xx answer means no rules (allow); a 5xx or 429 answer, or no answer at all
 (unreachable, refused, a redirect out of scope or too many of them), means the site is to be
 treated as disallowed, here for the rest of the run. Each request refused that way is recorded as
 `robots-unavailable`. Scrapy's own would read a 500 error page as "allow all".
@@ -54,7 +54,9 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
         return parser if current is None or isinstance(current, Deferred) else current
 
     async def _parse_robots(self, response, netloc, request):
-        if response.status >= 500:
+        # 429 "too many requests" is a 4xx by number but says what a 5xx says: not now. Read as
+        # "no rules" it would let the crawl loose on a site that asked it to slow down.
+        if response.status >= 500 or response.status == 429:
             return self._unavailable(netloc, f"robots.txt answered HTTP {response.status}")
         if response.status >= 400:  # RFC 9309 §2.3.1.3: unavailable, so no rules apply
             response = response.replace(body=b"")

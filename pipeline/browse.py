@@ -19,7 +19,7 @@ from . import health
 # and SQLite (3.40) returns no rows for Datasette's array facet (json_each over the view) when the
 # column comes from the right side of a LEFT JOIN.
 ARTICLE_OVERVIEW = """
-SELECT a.id, a.published, substr(a.published, 1, 7) AS published_month, a.title, a.source, a.language,
+SELECT a.id, a.published, substr(a.published, 1, 7) AS published_month, a.date_source, a.title, a.source, a.language,
        c.flagged, c.score, c.probability, c.reason, coalesce(c.matched_terms, '[]') AS matched_terms,
        coalesce(c.subtopics, '[]') AS subtopics, coalesce(c.countries, '[]') AS countries, c.snippet,
        l.label AS analyst_label, l.note AS analyst_note, a.author, a.url, a.fetched_at
@@ -81,7 +81,7 @@ SELECT a.url AS atom_id, a.title AS atom_title,
          AS atom_updated,
        a.url AS atom_link, a.source AS atom_author_name,
        a.source || ' · ' || coalesce(a.language, '') || ' · ' || coalesce(a.published, 'undated')
-         || char(10) || 'Matched: ' || coalesce((SELECT group_concat(value, ', ') FROM json_each(c.matched_terms)), '')
+         || char(10) || 'Matched: ' || coalesce((SELECT group_concat(value, ' · ') FROM json_each(c.matched_terms)), '')
          || char(10) || coalesce(c.snippet, '')
          AS atom_content
 FROM articles a JOIN classifications c ON c.article_id = a.id

@@ -27,6 +27,11 @@ How matching works
   rule, hits are taken strongest first with a geometric ``repeat_decay``, at
   most ``max_hits`` of them, and the rule total is clipped to ``cap``.  The
   score is the sum over rules (floored at 0); ``flagged = score >= threshold``.
+* A passing mention counts less: when the only positive evidence is one hit in
+  the body, beyond its first ``passing_after`` words, with nothing in the title,
+  the score is multiplied by ``passing_mention``. A story about trafficking
+  names it in its title, its lead or more than once; an ordinary story touches
+  it once, in passing ("forced to work longer", a film "about sexual slavery").
 """
 from __future__ import annotations
 
@@ -137,7 +142,7 @@ class ModelPolicy:
     """How the trained model's probability may overturn the rules (the [model] table)."""
     use: bool = True
     rescue: float = 0.65  # below the threshold: flag when p >= rescue and score >= evidence
-    evidence: float = 1.0
+    evidence: float = 2.0
     veto: float = 0.1  # at or above the threshold: unflag when p < veto and score < strong
     strong: float = 6.0
 
@@ -159,6 +164,8 @@ class Profile:
     indexes: tuple[tuple[str, _Index], ...]  # per matching mode
     owners: dict  # term id -> indexes into rules + tags of the rules/tags it is a main term of
     model: ModelPolicy = ModelPolicy()
+    passing_mention: float = 1.0  # share of the score a lone late body mention keeps (1 = off)
+    passing_after: int = 50  # words of the body that make its lead
 
     def field_weight(self, fieldname: str) -> float:
         for name, weight in self.field_weights:
@@ -215,7 +222,9 @@ def _language(language: str | None) -> str | None:
 # --------------------------------------------------------------------------- loading
 
 
-_PROFILE_KEYS = {"name", "description", "threshold", "repeat_decay", "max_hits", "languages"}
+_PROFILE_KEYS = {"name", "description", "threshold", "repeat_decay", "max_hits", "languages",
+                 "passing_mention", "passing_after"}
+PASSING = "(passing mention)"  # the pseudo-rule that carries the discount in per-rule totals
 _RULE_KEYS = {"name", "weight", "terms", "near", "not_near", "tags", "max_hits", "cap",
               "accent_insensitive", "case_sensitive", "note"}
 _TAG_KEYS = {"name", "terms", "near", "not_near", "min_count", "accent_insensitive",
@@ -486,6 +495,10 @@ def compile_profile(data: dict, *, version_seed: bytes = b"", path: str = "") ->
     threshold = _number("profile", "threshold", head["threshold"], minimum=0)
     decay = _number("profile", "repeat_decay", head.get("repeat_decay", 0.5), minimum=0)
     max_hits = _integer("profile", "max_hits", head.get("max_hits", 4), minimum=1)
+    passing = _number("profile", "passing_mention", head.get("passing_mention", 1.0), minimum=0)
+    if passing > 1:
+        raise ProfileError(f"profile: key 'passing_mention' is a share, between 0 and 1, got {passing!r}")
+    passing_after = _integer("profile", "passing_after", head.get("passing_after", 50))
     language_mode = head.get("languages", "all")
     if language_mode not in ("all", "declared"):
         raise ProfileError(f"profile: key 'languages' must be 'all' or 'declared', "
@@ -525,7 +538,8 @@ def compile_profile(data: dict, *, version_seed: bytes = b"", path: str = "") ->
         field_weights=weights, repeat_decay=decay, max_hits=max_hits,
         language_mode=language_mode, rules=sections["rule"],
         tags=sections["subtopic"] + sections["country"], terms=terms, indexes=indexes,
-        owners={k: tuple(v) for k, v in owners.items()}, model=_model_policy(data.get("model", {})))
+        owners={k: tuple(v) for k, v in owners.items()}, model=_model_policy(data.get("model", {})),
+        passing_mention=passing, passing_after=passing_after)
 
 
 def _model_policy(table: Any) -> ModelPolicy:
@@ -760,7 +774,23 @@ def _score(profile: Profile, hits: list[dict]) -> tuple[float, dict[str, float]]
         if rule.cap is not None:
             total = max(min(total, rule.cap), -rule.cap)
         totals[name] = total
+    discount = _passing_discount(profile, hits, sum(totals.values()))
+    if discount:
+        totals[PASSING] = discount
     return max(0.0, sum(totals.values())), totals
+
+
+def _passing_discount(profile: Profile, hits: list[dict], total: float) -> float:
+    """Negative points for a passing mention (see the module docstring), else 0."""
+    if profile.passing_mention >= 1.0 or total <= 0:
+        return 0.0
+    positive = [h for h in hits if h["value"] > 0]
+    if len(positive) != 1:
+        return 0.0
+    only = positive[0]
+    if only["field"] != "body" or only["start"] < profile.passing_after:
+        return 0.0
+    return -(1.0 - profile.passing_mention) * total
 
 
 def _tags(profile: Profile, fields: list[_Field], kind: str, hits: Iterable[dict] = (), *,

@@ -4,6 +4,7 @@ Pure functions of examples and predictions; the figures are plain JSON-ready dic
 """
 from __future__ import annotations
 
+import math
 from itertools import islice
 from typing import Iterable, Iterator, Sequence
 
@@ -64,8 +65,30 @@ def metrics(examples: Iterable[Example], predicted: Iterable[bool]) -> dict:
     recall = _ratio(tp, tp + fn)
     f1 = (None if precision is None or recall is None
           else round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0)
+    negatives = fp + tn
     return {"precision": precision, "recall": recall, "f1": f1,
-            "tp": tp, "fp": fp, "fn": fn, "tn": tn, "n": tp + fp + fn + tn}
+            "tp": tp, "fp": fp, "fn": fn, "tn": tn, "n": tp + fp + fn + tn,
+            # a small set cannot pass for proof: every rate comes with its 95% interval
+            "precision_ci95": wilson(tp, tp + fp), "recall_ci95": wilson(tp, tp + fn),
+            # at the real base rate (almost all news is negative) what an analyst sees is the
+            # false alarms among ordinary articles, so they are reported per 1,000 negatives
+            "false_alarms_per_1000": None if not negatives else round(1000 * fp / negatives, 2),
+            "false_alarms_per_1000_ci95": _per_1000(wilson(fp, negatives, digits=9))}
+
+
+def wilson(successes: int, trials: int, z: float = 1.96, digits: int = 4) -> list[float] | None:
+    """The Wilson score interval (95% by default) of a proportion: unlike the normal
+    approximation it stays inside [0, 1] and is honest at 0/n and n/n (40/40 is not "1.0 ± 0")."""
+    if not trials:
+        return None
+    p, n = successes / trials, trials
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), digits), round(min(1.0, centre + half), digits)]
+
+
+def _per_1000(interval: list[float] | None) -> list[float] | None:
+    return None if interval is None else [round(1000 * v, 2) for v in interval]
 
 
 def _ratio(part: int, whole: int) -> float | None:

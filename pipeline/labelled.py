@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from .classify import normalize
 from .language import guess_language
 from .paths import SEEDS_DIR
 
@@ -90,3 +92,49 @@ def shipped(split: str, directory: Path = LABELLED_DIR) -> list[Example]:
     for path in sorted(directory.glob(f"*-{split}.jsonl")):
         examples.extend(read_jsonl(path, origin=split))
     return examples
+
+
+# --------------------------------------------------------------------------- leakage between splits
+
+SHINGLE = 5  # words per shingle
+SHARED_PASSAGE = 0.10  # share of the shorter text's shingles found in the other: copied passages
+SHARED_FACTS = 2  # rare names and figures in common: the same event retold in other words
+RARE = 2  # a name or figure is rare when at most this many examples (of all splits) carry it
+_WORDS = re.compile(r"\w+")
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-ZĐ][a-zà-ỹđ]+(?:[ -][A-ZĐ][a-zà-ỹđ]+)+")
+
+
+def _shingles(ex: Example) -> set[str]:
+    words = _WORDS.findall(normalize(f"{ex.title}\n{ex.text}"))
+    return {" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+
+
+def _facts(ex: Example) -> set[str]:
+    """Figures of two digits or more and multi-word proper names: what makes an event itself."""
+    text = f"{ex.title}\n{ex.text}"
+    figures = {f for f in _FIGURE.findall(text) if sum(c.isdigit() for c in f) >= 2}
+    return figures | {name.lower() for name in _NAME.findall(text)}
+
+
+def near_duplicates(held_out: list[Example], train: list[Example]) -> list[dict]:
+    """Pairs (held-out item, training item) that are one story twice: the same title, a shared
+    passage (word 5-gram overlap), or the same event retold (rare names and figures in common,
+    e.g. the same district, the same "17.3%" and "6.9%"). A shared prefix is the least of it:
+    a retelling shares no sentence with its twin, and it still lets a model recite the answer."""
+    shingles = {id(ex): _shingles(ex) for ex in held_out + train}
+    facts = {id(ex): _facts(ex) for ex in held_out + train}
+    frequency = Counter(f for ex in held_out + train for f in facts[id(ex)])
+    pairs = []
+    for a in held_out:
+        for b in train:
+            if a.lang != b.lang:
+                continue
+            sa, sb = shingles[id(a)], shingles[id(b)]
+            passage = len(sa & sb) / max(1, min(len(sa), len(sb)))
+            shared = sorted(f for f in facts[id(a)] & facts[id(b)] if frequency[f] <= RARE)
+            same_title = bool(a.title.strip()) and normalize(a.title) == normalize(b.title)
+            if same_title or passage >= SHARED_PASSAGE or len(shared) >= SHARED_FACTS:
+                pairs.append({"held_out": a.id, "train": b.id, "same_title": same_title,
+                              "passage": round(passage, 3), "shared": shared})
+    return pairs

@@ -425,3 +425,49 @@ def test_shipped_profile_loads_and_has_structure(profile):
     countries = {t.name for t in profile.tags if t.kind == "country"}
     assert {"Viet Nam", "Cambodia", "Laos", "Thailand", "Myanmar", "China", "Malaysia",
             "Philippines", "Indonesia"} <= countries
+
+
+# ---------------------------------------------------------------------------- issue 16: real-news phrasings
+
+FILLER = " ".join(["The council met on Monday to discuss the budget for the coming year."] * 12)
+
+
+def test_a_passing_mention_late_in_a_story_counts_half(profile):
+    late = f"{FILLER} Campaigners warned of human trafficking."
+    result = run(profile, title="Council debates budget", text=late, language="en")
+    assert not result["flagged"] and result["score"] == 1.5
+    assert result["rules"] == {"tip-core": 3.0, "(passing mention)": -1.5}
+    # in the lead, in the title, or twice: the story is about it
+    lead = f"Campaigners warned of human trafficking. {FILLER}"
+    assert run(profile, title="Council debates budget", text=lead, language="en")["flagged"]
+    assert run(profile, title="Human trafficking on the agenda", text=late, language="en")["flagged"]
+    twice = f"{FILLER} Campaigners warned of human trafficking. Victims of trafficking spoke."
+    assert run(profile, title="Council debates budget", text=twice, language="en")["flagged"]
+
+
+def test_passing_mention_keys_are_validated(tmp_path):
+    body = MINI.replace('threshold = 3.0', 'threshold = 3.0\npassing_mention = 1.5')
+    with pytest.raises(ProfileError, match="passing_mention"):
+        load_profile(write_profile(tmp_path, body))
+    off = load_profile(write_profile(tmp_path, MINI, "off.toml"))
+    assert off.passing_mention == 1.0  # off unless the profile asks for it
+
+
+@pytest.mark.parametrize("lang, title, text", [
+    ("vi", "Cô dâu Việt bị chồng đẩy vào nhà chứa ở nước ngoài",
+     "Sau đám cưới hai tháng, người chồng bắt cô làm tiếp viên tại một quán karaoke rồi đẩy vào lầu xanh."),
+    ("en", "Fishermen freed", "The men said they were kept as slaves on a trawler and were not allowed to leave."),
+    ("en", "Victims return", "Twelve young men said they were forced to scam strangers online for a gang."),
+    ("vi", "Giải cứu nạn nhân", "Ba thanh niên cho biết họ bị ép lừa đảo qua mạng suốt nhiều tháng."),
+])
+def test_stories_told_without_the_word_trafficking(profile, lang, title, text):
+    assert run(profile, title=title, text=text, language=lang)["flagged"]
+
+
+@pytest.mark.parametrize("lang, title, text", [
+    ("en", "Retirement rules", "Staff would not be forced to work longer than they wished, the minister said."),
+    ("en", "Coast guard", "A fishing boat was held by the coast guard near the islands for two days."),
+    ("vi", "Khó khăn", "Ông kể thời trẻ nghèo đến mức phải bán vợ đợ con cũng không đủ ăn."),
+])
+def test_idioms_are_not_trafficking(profile, lang, title, text):
+    assert not run(profile, title=title, text=text, language=lang)["flagged"]

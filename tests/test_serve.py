@@ -172,6 +172,8 @@ def test_articles_have_facets_and_are_newest_first(served):
     assert flagged[1] == store.flagged_count(served["db"])
     assert "Viet Nam" in {value["value"] for value in facets["countries"]["results"]}
     assert {value["value"] for value in facets["subtopics"]["results"]} >= {"forced labour", "bride trafficking"}
+    # where each date came from is shown beside it
+    assert all(row["date_source"] for row in data["rows"] if row["published"])
     published = [row["published"] for row in data["rows"] if row["published"]]
     assert len(data["rows"]) == total and published == sorted(published, reverse=True)
 
@@ -426,3 +428,35 @@ def test_chromium_shows_the_page_and_saves_a_screenshot(served, tmp_path, page, 
     print(f"screenshot of {url}: {shot}")
     assert png_size(shot) == WINDOW
     assert shot.stat().st_size > 20_000  # a blank or error page compresses to far less
+
+
+def test_search_ignores_accents_and_takes_prefixes(served):
+    def titles(query):
+        url = (served["base"] + "/tipwatch/article_overview.json?_shape=objects&_size=100&_search="
+               + urllib.parse.quote(query))
+        return sorted(row["title"] for row in get_json(url)["rows"])
+
+    accented = titles('"mua bán người"')
+    assert len(accented) >= 3 and titles('"mua ban nguoi"') == accented
+    assert titles("Campuchia") == titles("campuchia")
+    prefixed = set(titles("traffick*"))
+    words = [set(titles(word)) for word in ("trafficking", "trafficked", "traffickers")]
+    assert titles("traffick") == [] and all(words) and set.union(*words) <= prefixed
+
+
+def test_search_index_of_an_older_database_is_rebuilt_accent_folding(tmp_path):
+    db = store.open_db(tmp_path / "old.db")
+    store.save_article(db, {"url": "https://x.test/1.html", "source": "x", "title": "Nghệ An police rescue 12",
+                            "text": "Police in Nghệ An province rescued twelve women.", "language": "en"}, ())
+    with db.conn:  # back to version 6: the index without accent folding
+        db.execute("DROP TABLE articles_fts")
+        db.execute("CREATE VIRTUAL TABLE articles_fts USING FTS5 (title, text, tokenize='unicode61', content='articles')")
+        db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
+        db.execute("PRAGMA user_version = 6")
+    search = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
+    assert db.execute(search, ["Nghe"]).fetchall() == []
+    db = store.open_db(tmp_path / "old.db")
+    assert len(db.execute(search, ["Nghe"]).fetchall()) == 1 == len(db.execute(search, ["Nghệ"]).fetchall())
+    store.save_article(db, {"url": "https://x.test/2.html", "source": "x", "title": "Đà Nẵng court jails traffickers",
+                            "text": "The court in Đà Nẵng sentenced three people.", "language": "en"}, ())
+    assert len(db.execute(search, ['"Da Nang" OR "Đa Nang"']).fetchall()) == 1  # triggers index new rows folded

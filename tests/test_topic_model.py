@@ -133,6 +133,27 @@ EVAL_ROWS = [
 ]
 
 
+@pytest.mark.parametrize("successes, trials, interval", [
+    (0, 0, None), (0, 10, [0.0, 0.2775]), (10, 10, [0.7225, 1.0]), (40, 42, [0.8421, 0.9868]),
+    (1, 994, [0.0002, 0.0057]), (500, 1000, [0.4691, 0.5309]),
+])
+def test_wilson_interval(successes, trials, interval):
+    from pipeline.evaluate import wilson
+
+    assert wilson(successes, trials) == interval
+
+
+def test_false_alarms_per_1000_counts_negatives_only():
+    from pipeline.evaluate import metrics
+
+    rows = [labelled.Example(id=str(i), text="x", label=int(i < 5)) for i in range(2005)]
+    flags = [i < 4 or i in (100, 101) for i in range(2005)]  # 4 of 5 positives, 2 of 2,000 negatives
+    report = metrics(rows, flags)
+    assert (report["fp"], report["tn"], report["false_alarms_per_1000"]) == (2, 1998, 1.0)
+    assert report["false_alarms_per_1000_ci95"] == [0.27, 3.64]
+    assert metrics(rows[:5], flags[:5])["false_alarms_per_1000"] is None  # no negatives: undefined
+
+
 def test_eval_prints_figures_by_language_and_kind(tmp_path):
     data = write_jsonl(tmp_path / "set.jsonl", EVAL_ROWS)
     result = tipwatch("eval", data, "--errors", "--db", tmp_path / "none.db")
@@ -141,7 +162,13 @@ def test_eval_prints_figures_by_language_and_kind(tmp_path):
     assert (report["precision"], report["recall"], report["f1"]) == (1.0, 0.6667, 0.8)
     assert set(report["by_lang"]) == {"en", "vi"} and report["by_lang"]["vi"]["tp"] == 1
     assert report["by_kind"]["drugs"] == {"precision": None, "recall": None, "f1": None,
-                                          "tp": 0, "fp": 0, "fn": 0, "tn": 1, "n": 1}
+                                          "tp": 0, "fp": 0, "fn": 0, "tn": 1, "n": 1,
+                                          "precision_ci95": None, "recall_ci95": None,
+                                          "false_alarms_per_1000": 0.0,
+                                          "false_alarms_per_1000_ci95": [0.0, 793.46]}
+    # Wilson 95% intervals: 2 of 3 positives caught is "somewhere between 21% and 94%"
+    assert report["recall_ci95"] == [0.2077, 0.9385] and report["precision_ci95"] == [0.3424, 1.0]
+    assert report["false_alarms_per_1000"] == 0.0 and report["by_lang"]["en"]["false_alarms_per_1000"] == 0.0
     assert [e["id"] for e in report["errors"]] == ["d"]
     assert report["errors"][0]["reason"].startswith("rules 0 < threshold")
     assert report["model_version"].startswith("m")
