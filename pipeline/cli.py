@@ -182,8 +182,25 @@ def classify(config: Config, all_articles):
     from .reclassify import reclassify
 
     counts = reclassify(config.open_db(), str(config.profile))
-    click.echo(f"{counts['articles']} articles classified, {counts['changed']} changed, "
-               f"{counts['flagged']} flagged (model {counts['model']})")
+    for line in reclassify_lines(counts):
+        click.echo(line)
+
+
+RECLASSIFY_LISTED = 50  # flips listed one per line; more are counted
+
+
+def reclassify_lines(counts: dict) -> list[str]:
+    """`classify --all`'s report: the decisions that changed, listed (+ newly flagged, - no longer)."""
+    flips = counts["decisions"]
+    up = sum(1 for _, now, _ in flips if now)
+    lines = [f"{counts['articles']} articles classified: {len(flips)} decisions changed ({up} newly flagged, "
+             f"{len(flips) - up} no longer flagged), {counts['flagged']} flagged (model {counts['model']}); "
+             f"{counts['rewritten']} stored classifications rewritten"]
+    lines += [f"  {'+' if now else '-'} {article_id}: {' '.join(title.split())[:100]}"
+              for article_id, now, title in flips[:RECLASSIFY_LISTED]]
+    if len(flips) > RECLASSIFY_LISTED:
+        lines.append(f"  … and {len(flips) - RECLASSIFY_LISTED} more (see the classifications table)")
+    return lines
 
 
 def _stage(config: Config, rules_only: bool = False, profile: Path | None = None):
@@ -230,8 +247,12 @@ def rules_test_command(config: Config, against, as_json):
 
     from .rulestest import report_lines, rules_test
 
+    active_path = against or paths.profile_path(None)
+    if Path(config.profile).resolve() == Path(active_path).resolve():
+        fail(f"rules test compares a changed profile with the active one ({active_path}): give the changed one "
+             "with --profile FILE (or the one in use with --against FILE)")
     candidate = _stage(config)
-    active = _stage(config, profile=against or paths.profile_path(None))
+    active = _stage(config, profile=active_path)
     db = config.open_db() if config.db.exists() else None
     report = rules_test(active, candidate, db)
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else "\n".join(report_lines(report)))

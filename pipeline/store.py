@@ -301,6 +301,15 @@ def save_classification(db: sqlite_utils.Database, article_id: int, result: dict
     return True
 
 
+def flags_of(db: sqlite_utils.Database, article_ids: list[int]) -> dict[int, bool]:
+    """article id → flagged, for those of the ids that have a classification."""
+    if not article_ids:
+        return {}
+    rows = db.execute(f"SELECT article_id, flagged FROM classifications WHERE article_id IN "
+                      f"({', '.join('?' * len(article_ids))})", list(article_ids))
+    return {article_id: bool(flag) for article_id, flag in rows}
+
+
 def flagged_count(db: sqlite_utils.Database, source: str | None = None) -> int:
     sql = "SELECT count(*) FROM classifications c JOIN articles a ON a.id = c.article_id WHERE c.flagged = 1"
     params: list = []

@@ -263,3 +263,32 @@ def test_profile_without_model_never_loads_it(tmp_path):
     assert result["probability"] is None and "model" not in result["reason"]
     with pytest.raises(model.ModelError):
         load_stage(str(REPO / "seeds/topics/trafficking.toml"), str(broken))
+
+
+def test_classify_all_reports_the_decisions_that_changed_and_lists_them(stored, tmp_path):
+    path, ids = stored
+    first = tipwatch("classify", "--all", "--db", path).stdout.splitlines()
+    assert first[0].startswith("3 articles classified: 1 decisions changed (1 newly flagged, 0 no longer flagged)")
+    assert first[1:] == [f"  + {ids[0]}: Human trafficking ring busted"]
+    profile = (REPO / "seeds/topics/trafficking.toml").read_text(encoding="utf-8")
+    commented = tmp_path / "commented.toml"
+    commented.write_text("# a comment only\n" + profile, encoding="utf-8")
+    again = tipwatch("classify", "--all", "--db", path, "--profile", commented).stdout.splitlines()
+    assert again[0].startswith("3 articles classified: 0 decisions changed (0 newly flagged, 0 no longer flagged)")
+    assert len(again) == 1  # rows may be rewritten (the profile's version), but no decision is listed
+    karaoke = tmp_path / "karaoke.toml"
+    karaoke.write_text(profile + '\n[[rule]]\nname = "karaoke"\nweight = 5.0\nterms.en = ["karaoke bar"]\n',
+                       encoding="utf-8")
+    flipped = tipwatch("classify", "--all", "--db", path, "--profile", karaoke).stdout.splitlines()
+    assert " 1 decisions changed (1 newly flagged, 0 no longer flagged)" in flipped[0]
+    assert flipped[1:] == [f"  + {ids[2]}: Karaoke bar raided"]
+    back = tipwatch("classify", "--all", "--db", path).stdout.splitlines()
+    assert back[1:] == [f"  - {ids[2]}: Karaoke bar raided"]
+
+
+def test_rules_test_refuses_to_compare_the_active_profile_with_itself(stored):
+    path, _ = stored
+    result = tipwatch("rules", "test", "--db", path, check=False)
+    assert result.returncode == 1
+    assert "rules test compares a changed profile with the active one" in result.stderr
+    assert "--profile FILE" in result.stderr
