@@ -33,3 +33,22 @@ def emit(name: str, figures: dict, targets: list[dict], notes: list[str] = ()) -
 
 def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else 0.0
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """Wilson 95% score interval of a proportion hits/n (None when n is 0): small sets
+    get honest error bars beside their point figure."""
+    if n <= 0:
+        return None
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+
+
+def share_text(hits: int, n: int) -> str:
+    """'0.952 [0.917, 0.973] (237/249)'."""
+    if n <= 0:
+        return "n/a (0 pages)"
+    lo, hi = wilson(hits, n)
+    return f"{hits / n:.3f} [{lo:.3f}, {hi:.3f}] ({hits}/{n})"

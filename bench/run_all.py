@@ -34,7 +34,7 @@ REPORT = BENCH_DIR / "report.md"
 ORDER = ["extraction_quality", "dates_quality", "topic_speed", "throughput", "storage_scale"]
 # seconds before a benchmark is stopped: what each needs on 2 busy cores, with room to spare;
 # storage_scale's first run generates its million-article database (later runs reuse it)
-TIME_LIMITS = {"extraction_quality": 240, "dates_quality": 90, "topic_speed": 180, "throughput": 480,
+TIME_LIMITS = {"extraction_quality": 360, "dates_quality": 150, "topic_speed": 180, "throughput": 480,
                "storage_scale": 600}
 DEFAULT_TIME_LIMIT = 180
 TOTAL_BUDGET = 600  # `make bench` should finish within 10 minutes

@@ -10,18 +10,26 @@ Order of trust (first hit wins; every candidate must be <= now + 1 day and >= 19
      same minute (the page text is only built when the metadata has no date);
   3. dates embedded in the URL: 3-digit prefix + yyMMddHHmmss + 3 digits, or
      yyyyMMddHHmmss + 3 digits ('url-id'); /YYYY/MM/DD/ paths ('url-path');
-  4. htmldate (metadata-only search, then extensive search) ('htmldate'), rejected when the
-     date only comes from a page-header "today" line (a bare date line above the headline).
-Results are ISO strings: 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM:SS' (local wall-clock time as
-written on the page; a timezone offset is dropped).
+  4. htmldate in its most accurate mode (extensive search, original date) ('htmldate'),
+     rejected when the date only comes from a page-header "today" line (a bare date line
+     above the headline).
+Within 1, a page's article:published_time-like tags come first, then the JSON-LD datePublished
+of an Article, then the weaker tags (Dublin Core, Parse.ly, ...); a tag that names several
+different days (a list of teasers' <time pubdate>) says nothing about this article and is skipped.
+
+Results are ISO strings: 'YYYY-MM-DD' (a day), 'YYYY-MM-DDTHH:MM:SS' (a wall-clock time whose
+offset nobody knows) or 'YYYY-MM-DDTHH:MM:SS+HH:MM' (a full timestamp): the publisher's local
+time, see pipeline.publisher_time; its first 10 characters are the publisher's local day.
 """
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+
+from .publisher_time import page_offset, publisher_local
 
 __all__ = ["find_published", "parse_date_string", "DateHit"]
 
@@ -56,7 +64,7 @@ def _date_time(date_re: str, *, time: str) -> list[str]:
     return [date_re + r"(?:" + _SEP + _TIME + r")?", _TIME + r"\s*(?:,|-|–|\||ngày)?\s*" + date_re]
 
 
-_PUB_LABEL = (r"(?:Published(?:\s+on)?|Posted(?:\s+on)?|Publish(?:ed)?\s+date|Date\s+published|"
+_PUB_LABEL = (r"(?:Originally\s+published(?:\s+on)?|Original|Published(?:\s+on)?|Posted(?:\s+on)?|Publish(?:ed)?\s+date|Date\s+published|"
               r"Ngày\s+đăng|Đăng\s+ngày|Đăng\s+lúc|Đăng|Thời\s+gian\s+đăng|Xuất\s+bản|Ngày\s+xuất\s+bản)")
 _UPD_LABEL = r"(?:Last\s+updated|Updated(?:\s+on)?|Update|Cập\s+nhật(?:\s+lúc|\s+ngày)?|Ngày\s+cập\s+nhật)"
 
@@ -92,11 +100,14 @@ class DateHit:
 
 
 def _fmt(dt: datetime, has_time: bool) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") if has_time else dt.strftime("%Y-%m-%d")
+    if not has_time:
+        return dt.strftime("%Y-%m-%d")
+    return dt.replace(microsecond=0).isoformat() if dt.tzinfo else dt.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _ok(dt: datetime, now: datetime) -> bool:
-    return MIN_YEAR <= dt.year and dt <= now + timedelta(days=1)
+    # the day of slack covers any offset: compare wall-clock values
+    return MIN_YEAR <= dt.year and dt.replace(tzinfo=None) <= now.replace(tzinfo=None) + timedelta(days=1)
 
 
 def _from_match(m: re.Match) -> tuple[datetime, bool] | None:
@@ -120,12 +131,25 @@ def _from_match(m: re.Match) -> tuple[datetime, bool] | None:
 
 _ISO = re.compile(
     r"^\s*(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"
-    r"(?:[T\s]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?)?"
-    r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?\s*$", re.IGNORECASE)
+    r"(?:[T\s]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{1,2})(?:[.,]\d+)?)?)?"
+    r"\s*(?P<tz>Z|UTC|GMT|[+-]\d{2}:?\d{2}|[+-]\d{2})?\s*$", re.IGNORECASE)
+
+
+def _offset(text: str | None) -> timezone | None:
+    """'Z', 'GMT', '+07:00', '-0500', '+07' → the fixed offset; None for none."""
+    if not text:
+        return None
+    if text.upper() in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+    return timezone(sign * timedelta(minutes=minutes)) if minutes <= 14 * 60 else None
 
 
 def parse_date_string(value: str) -> tuple[datetime, bool] | None:
-    """Parse a metadata date string. Returns (naive local datetime, has_time) or None."""
+    """Parse a metadata date string. Returns (datetime, has_time) or None; the datetime is aware
+    when the string carries an offset ('Z', '+07:00', 'GMT'), else the wall-clock time as written."""
     if not value or not isinstance(value, str):
         return None
     value = value.strip()
@@ -135,7 +159,7 @@ def parse_date_string(value: str) -> tuple[datetime, bool] | None:
             has_time = m.group("H") is not None
             dt = datetime(int(m["y"]), int(m["m"]), int(m["d"]),
                           int(m["H"] or 0), int(m["M"] or 0), int(m["S"] or 0))
-            return dt, has_time
+            return (dt.replace(tzinfo=_offset(m["tz"])) if has_time else dt), has_time
         except ValueError:
             return None
     if re.match(r"^\d{8}$", value):  # 20250728
@@ -145,7 +169,7 @@ def parse_date_string(value: str) -> tuple[datetime, bool] | None:
             return None
     if re.search(r"\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}", value):  # RFC 2822
         try:
-            return parsedate_to_datetime(value).replace(tzinfo=None), True
+            return parsedate_to_datetime(value), True  # aware unless its zone is '-0000' (unknown)
         except (TypeError, ValueError, IndexError):
             pass
     for pats in ([re.compile(p, re.IGNORECASE) for p in _date_time(f, time="opt")] for f in _DATE_FORMS):
@@ -206,7 +230,8 @@ def _walk_jsonld(node, out: list, depth: int = 0) -> None:
                     _walk_jsonld(val, out, depth + 1)
 
 
-def _jsonld_dates(tree) -> list[str]:
+def _jsonld_dates(tree) -> list[tuple[int, str]]:
+    """(0 for an Article-like type else 1, datePublished) in document order within each."""
     out: list[tuple[int, str]] = []
     for script in tree.xpath('//script[contains(translate(@type,"LDJSON","ldjson"),"ld+json")]'):
         raw = (script.text or "").strip()
@@ -218,7 +243,42 @@ def _jsonld_dates(tree) -> list[str]:
             for m in re.finditer(r'"datePublished"\s*:\s*"([^"]+)"', raw):
                 out.append((1, m.group(1)))
     out.sort(key=lambda kv: kv[0])
-    return [v for _, v in out]
+    return out
+
+
+# meta keys up to this rank (article:published_time and its aliases, itemprop datePublished)
+# are trusted above JSON-LD; the others (Dublin Core, Parse.ly, bare "date") below an Article's
+_STRONG_META_RANK = _META_RANK["datepublished"]
+
+
+def _one_day_keys(found: list[tuple[int, str]]) -> list[tuple[int, datetime, bool]]:
+    """Parsed metadata dates, without the keys whose values name several days: a list of
+    teasers' dates, not this article's."""
+    parsed = [(rank, *p) for rank, raw in found if (p := parse_date_string(raw))]
+    days: dict[int, set] = {}
+    for rank, dt, _ in parsed:
+        days.setdefault(rank, set()).add(dt.date())
+    return [item for item in parsed if len(days[item[0]]) == 1]
+
+
+def _metadata_dates(tree) -> list[tuple[str, datetime, bool]]:
+    """(date_source, datetime, has_time) of the page's metadata, in order of trust."""
+    meta = _one_day_keys(_meta_dates(tree))
+    jsonld = [(rank, *p) for rank, raw in _jsonld_dates(tree) if (p := parse_date_string(raw))]
+    strong = [("meta", dt, t) for rank, dt, t in meta if rank <= _STRONG_META_RANK]
+    article = [("json-ld", dt, t) for rank, dt, t in jsonld if rank == 0]
+    if strong and article and _instant(article[0][1]) < _instant(strong[0][1]):
+        # the page's two publication stamps disagree: the earlier is the original publication
+        # (a CMS that rewrites one of them on an update moves it later, never earlier)
+        strong, article = article, strong
+    return (strong + article
+            + [("meta", dt, t) for rank, dt, t in meta if rank > _STRONG_META_RANK]
+            + [("json-ld", dt, t) for rank, dt, t in jsonld if rank != 0])
+
+
+def _instant(dt: datetime) -> datetime:
+    """A comparable naive value: UTC for an aware datetime, the wall clock for a naive one."""
+    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 # ---------------------------------------------------------------- URL
@@ -251,6 +311,90 @@ def url_date(url: str, now: datetime) -> DateHit | None:
 
 
 # ---------------------------------------------------------------- text
+
+# month names of the byline dates of European-language news (English ones are in _MONTHS)
+_BYLINE_MONTHS = {
+    **{name: i + 1 for i, names in enumerate([
+        "janvier enero januar jänner gennaio janeiro", "février fevrier febrero februar febbraio fevereiro",
+        "mars marzo märz março marco", "avril abril aprile", "mai mayo maggio maio", "juin junio juni giugno junho",
+        "juillet julio juli luglio julho", "août aout agosto", "septembre septiembre setiembre settembre setembro",
+        "octobre octubre oktober ottobre outubro", "novembre noviembre novembro",
+        "décembre decembre diciembre dezember dicembre dezembro"]) for name in names.split()},
+    **_MONTHS,
+}
+_YEAR = r"(?P<y>(?:19|20)\d\d)"
+_AFTER_DATE_TIME = r"(?:\s*(?:,|-|–|\||à|a\s+las|um|alle|às|at)?\s*" + _TIME + r")?"
+_BYLINE_FORMS = [re.compile(f, re.IGNORECASE) for f in (
+    r"(?<!\d)(?P<d>[0-3]?\d)(?:\.|er|º)?\s+(?:de\s+)?(?P<mon>[^\W\d_]{3,10})\.?,?\s+(?:de\s+)?" + _YEAR
+    + _AFTER_DATE_TIME,
+    r"\b(?P<mon>[A-Za-z]{3,9})\.?\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?,?\s+" + _YEAR + _AFTER_DATE_TIME,
+    _YEAR + r"\s*年\s*(?P<m>[01]?\d)\s*月\s*(?P<d>[0-3]?\d)\s*日(?:\s*(?P<H>[01]?\d|2[0-3])\s*[時:]\s*(?P<M>[0-5]\d))?",
+    r"(?<![\d.])" + _YEAR + r"\s*[./-]\s*(?P<m>[01]?\d)\s*[./-]\s*(?P<d>[0-3]?\d)(?![\d.])" + _AFTER_DATE_TIME,
+    r"(?<![\d./])(?P<d>[0-3]?\d)\s*[./]\s*(?P<m>[01]?\d)\s*[./]\s*" + _YEAR + r"(?!\d)" + _AFTER_DATE_TIME,
+)]
+# an "updated" label on a date line or the line above it: that date is not the publication's
+_UPDATED_NEAR = re.compile(r"\b(?:updated?|last\s+modified|mis\s+à\s+jour|modifié|actualizad[oa]|aktualisiert|"
+                           r"aggiornat[oa]|atualizad[oa])\b", re.IGNORECASE)
+_BYLINE_SPAN = 800      # characters after the headline where a byline's date sits
+_BYLINE_LINE = 80       # a date line is short: a date, maybe a time, a name, a label
+
+
+def _month_number(word: str) -> int | None:
+    """A month name or its abbreviation ("déc", "sept", "juil"): a prefix of 3+ letters that
+    names one month only ("jui" could be juin or juillet)."""
+    word = word.lower().rstrip(".")
+    if word in _BYLINE_MONTHS:
+        return _BYLINE_MONTHS[word]
+    months = {n for name, n in _BYLINE_MONTHS.items() if len(word) >= 3 and name.startswith(word)}
+    return months.pop() if len(months) == 1 else None
+
+
+def _byline_match(m: re.Match) -> tuple[datetime, bool] | None:
+    mon = m.groupdict().get("mon")
+    month = _month_number(mon) if mon is not None else None
+    if mon is not None and month is None:
+        return None
+    g = {**m.groupdict(), "m": m.groupdict().get("m") or month}
+    try:
+        has_time = g.get("H") is not None
+        hour = int(g["H"]) if has_time else 0
+        ampm = (g.get("ampm") or "").lower().replace(".", "")
+        hour += 12 if ampm == "pm" and hour < 12 else (-12 if ampm == "am" and hour == 12 else 0)
+        dt = datetime(int(g["y"]), int(g["m"]), int(g["d"]), hour, int(g["M"]) if has_time else 0,
+                      int(g.get("S") or 0))
+        return dt, has_time
+    except (TypeError, ValueError):
+        return None
+
+
+_URL_MONTH = re.compile(r"/((?:19|20)\d\d)/(0[1-9]|1[0-2])/")
+
+
+def byline_date(page_text: str, headline_pos: int, now: datetime, url: str = "") -> DateHit | None:
+    """The date of the article's byline: the first short line just below the headline that
+    holds a date (in English, French, Spanish, German, Italian or Portuguese words, CJK
+    年月日, or digits), unless it or the line above is labelled as an update, or the URL's
+    /YYYY/MM/ names another month (then it is some other date: a book's, an event's)."""
+    if headline_pos < 0:
+        return None
+    url_month = _URL_MONTH.search(url or "")
+    month = f"{url_month[1]}-{url_month[2]}" if url_month else None
+    lines = page_text[headline_pos:headline_pos + _BYLINE_SPAN].split("\n")
+    for i, line in enumerate(lines[1:], start=1):
+        if len(line) > _BYLINE_LINE or not _DIGIT_RE.search(line):
+            continue
+        if _UPDATED_NEAR.search(line) or _UPDATED_NEAR.search(lines[i - 1]):
+            continue
+        for form in _BYLINE_FORMS:
+            for m in form.finditer(line):
+                parsed = _byline_match(m)
+                if parsed and _ok(parsed[0], now) and month in (None, parsed[0].strftime("%Y-%m")):
+                    return DateHit(_fmt(*parsed), "text-byline")
+    return None
+
+
+_DIGIT_RE = re.compile(r"\d")
+
 
 def text_pattern_date(page_text: str, headline_pos: int, now: datetime) -> DateHit | None:
     for source, trigger, patterns in _TEXT_RULES:
@@ -313,30 +457,39 @@ def _dates_in(text: str) -> set[str]:
     return out
 
 
-def _htmldate(html: str, url: str, now: datetime, extensive: bool) -> str | None:
+def _htmldate(html: str, url: str, now: datetime) -> str | None:
     try:
         from htmldate import find_date
-        return find_date(html, extensive_search=extensive, original_date=True, url=url,
+        # extensive search with the original date: its most accurate mode (measured on real
+        # pages in bench/dates_quality.py)
+        return find_date(html, extensive_search=True, original_date=True, url=url,
                          outputformat="%Y-%m-%d", max_date=(now + timedelta(days=1)).strftime("%Y-%m-%d"))
     except Exception:  # htmldate is best-effort
         return None
 
 
 def find_published(tree, html: str, url: str, page_view, headline_pos: int | None = None,
-                   now: datetime | None = None) -> DateHit | None:
-    """The publication date of the page. *page_view* is the page's visible text (see
-    pipeline.extract._page_text) with the headline's position in it as *headline_pos*, or a
-    zero-argument callable returning (page_text, headline_pos): building the text costs
-    time, and pages dated by their metadata never need it."""
+                   now: datetime | None = None, zone: str | None = None) -> DateHit | None:
+    """The publication date of the page, as the publisher's local time (see
+    pipeline.publisher_time; *zone* is the source's `timezone`, if it names one). *page_view*
+    is the page's visible text (see pipeline.extract._page_text) with the headline's position
+    in it as *headline_pos*, or a zero-argument callable returning (page_text, headline_pos):
+    building the text costs time, and pages dated by their metadata never need it."""
     now = now or datetime.now()
-    for _, raw in _meta_dates(tree):
-        parsed = parse_date_string(raw)
-        if parsed and _ok(parsed[0], now):
-            return DateHit(_fmt(*parsed), "meta")
-    for raw in _jsonld_dates(tree):
-        parsed = parse_date_string(raw)
-        if parsed and _ok(parsed[0], now):
-            return DateHit(_fmt(*parsed), "json-ld")
+    for source, dt, has_time in _metadata_dates(tree):
+        if _ok(dt, now):
+            if has_time:
+                dt = publisher_local(dt, lambda: page_offset(html), zone, url)
+            return DateHit(_fmt(dt, has_time), source)
+    hit = _page_date(tree, html, url, page_view, headline_pos, now)
+    if hit is None or len(hit.value) != 19:
+        return hit
+    local = publisher_local(datetime.fromisoformat(hit.value), lambda: page_offset(html), zone, url)
+    return DateHit(_fmt(local, True), hit.source)
+
+
+def _page_date(tree, html: str, url: str, page_view, headline_pos: int | None, now: datetime) -> DateHit | None:
+    """The date from the page's text, its URL or htmldate (for a page without date metadata)."""
     if callable(page_view):
         page_text, headline_pos = page_view()
     else:
@@ -344,25 +497,22 @@ def find_published(tree, html: str, url: str, page_view, headline_pos: int | Non
     hit = text_pattern_date(page_text, headline_pos, now)
     if hit:
         return _with_url_seconds(hit, url, now)
-    hit = url_date(url, now)
+    hit = url_date(url, now) or byline_date(page_text, headline_pos, now, url)
     if hit:
         return hit
+    value = _htmldate(html, url, now)
+    if not value:
+        return None
     header = header_today_dates(page_text, headline_pos, tree)
     article_head = page_text[max(0, headline_pos):][:3000] if headline_pos >= 0 else page_text[:3000]
-    confirmed = _dates_in(article_head)
-    for extensive in (False, True):
-        value = _htmldate(html, url, now, extensive)
-        if not value:
-            continue
-        if value in header and value not in confirmed:
-            continue  # only the page-header "today" line carries this date
-        try:
-            if not _ok(datetime.strptime(value, "%Y-%m-%d"), now):
-                continue
-        except ValueError:
-            continue
-        return DateHit(value, "htmldate")
-    return None
+    if value in header and value not in _dates_in(article_head):
+        return None  # only the page-header "today" line carries this date
+    try:
+        if not _ok(datetime.strptime(value, "%Y-%m-%d"), now):
+            return None
+    except ValueError:
+        return None
+    return DateHit(value, "htmldate")
 
 
 def _with_url_seconds(hit: DateHit, url: str, now: datetime) -> DateHit:

@@ -26,7 +26,8 @@ A Vietnamese-style standfirst (a "sapo" block) that trafilatura left out leads t
 Metadata (title, author, sitename, description, tags, image) comes from trafilatura's metadata
 helpers (without its date, URL and licence look-ups); the publication date is found by
 pipeline.dates (metadata → site-aware text patterns → URL ids → htmldate, rejecting a
-page-header "today" date).
+page-header "today" date), as the publisher's local time with its offset when known
+(pipeline.publisher_time).
 
 extract_article is a pure function of its arguments (plus the clock, unless options.now is
 set); it is cheap to import (trafilatura/htmldate are imported on first use) and safe to call
@@ -68,6 +69,7 @@ class ExtractOptions:
     favor_recall: bool = False
     clean_chrome: bool = True             # the news-chrome cleanup on top of trafilatura
     now: datetime | None = None           # reference "now" for the future-date guard (tests)
+    timezone: str | None = None           # the source's zone ("Asia/Ho_Chi_Minh"): see pipeline.publisher_time
     extra: tuple = field(default=())      # reserved
 
 
@@ -624,7 +626,7 @@ def extract_article(html: str, url: str, *, options: ExtractOptions | None = Non
 
     # the date is read from the page as served; the body text from the page without layout
     # chrome, prepared in place (parsing twice or copying the tree would cost more)
-    hit = find_published(tree, html, url, page_view, now=opts.now)
+    hit = find_published(tree, html, url, page_view, now=opts.now, zone=opts.timezone)
     raw_text = unicodedata.normalize("NFC", _body_text(_without_layout_chrome(tree), url, opts))
     more = _continuations(tree, raw_text) if opts.clean_chrome else []
     if more:

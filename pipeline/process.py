@@ -17,12 +17,13 @@ def classify_article(profile_path: str, article: dict, model_path: str | None = 
 
 
 def process_page(page: dict, profile_path: str, min_chars: int = 200, model_path: str | None = None) -> dict:
-    """page: url, body (bytes), encoding (declared or None), language (source's).
+    """page: url, body (bytes), encoding (declared or None), language and timezone (source's).
     Returns {"ok": True, "article": {...}, "classification": {...}} or
     {"ok": False, "kind": "extraction", "detail": reason}."""
     try:
         html = decode_html(page["body"], page.get("encoding"))
-        options = ExtractOptions(min_chars=min_chars, language_hint=page.get("language"))
+        options = ExtractOptions(min_chars=min_chars, language_hint=page.get("language"),
+                                 timezone=page.get("timezone"))
         article = extract_article(html, page["url"], options=options)
     except ExtractionError as exc:
         return {"ok": False, "kind": "extraction", "detail": str(exc)}

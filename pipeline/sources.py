@@ -11,6 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .paths import REPO_ROOT
 
@@ -38,6 +39,7 @@ class Source:
     stale_after_hours: float = 48.0
     allowed_hosts: tuple[str, ...] = ()   # hosts beyond those of its start URLs ("cdn.example.com")
     max_sitemaps: int | None = None        # sitemap documents per run (None: the crawl's setting)
+    timezone: str | None = None            # the publisher's IANA zone, for its local day (pipeline.publisher_time)
     compiled_pattern: re.Pattern = field(default=None, compare=False, repr=False)
 
     def is_article_url(self, url: str) -> bool:
@@ -66,6 +68,7 @@ _SCHEMA = {
     "stale_after_hours": (_NUMBER, False),
     "allowed_hosts": (list, False),
     "max_sitemaps": (int, False),
+    "timezone": (str, False),
 }
 _URL_LISTS = ("feeds", "sitemaps", "listings")
 # a host name or address with an optional port, nothing else: "www.example.com", "example.com:8080"
@@ -127,6 +130,8 @@ def _source_from_entry(index: int, entry: dict) -> Source:
             raise _entry_error(index, entry, key, "must be >= 0")
     if "stale_after_hours" in entry and not 0 < entry["stale_after_hours"] < float("inf"):
         raise _entry_error(index, entry, "stale_after_hours", "must be > 0 (hours)")
+    if "timezone" in entry:
+        _check_zone(index, entry)
     return Source(
         name=entry["name"],
         title=entry["title"],
@@ -142,8 +147,20 @@ def _source_from_entry(index: int, entry: dict) -> Source:
         stale_after_hours=float(entry.get("stale_after_hours", 48)),
         allowed_hosts=tuple(entry.get("allowed_hosts", ())),
         max_sitemaps=entry.get("max_sitemaps"),
+        timezone=entry.get("timezone"),
         compiled_pattern=pattern,
     )
+
+
+def _check_zone(index: int, entry: dict) -> None:
+    """An IANA zone name this machine's zone database knows ("Asia/Ho_Chi_Minh"), not an
+    offset or an abbreviation ("+07:00", "ICT"), which would not follow daylight saving."""
+    name = entry["timezone"]
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, say 'Asia'
+        raise _entry_error(index, entry, "timezone", f"{name!r} is not a time zone name "
+                                                     '(use an IANA name, e.g. "Asia/Ho_Chi_Minh")') from None
 
 
 def parse_sources(text: str, origin: str = "<string>") -> list[Source]:

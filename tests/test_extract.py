@@ -11,7 +11,7 @@ import pickle
 import subprocess
 import sys
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -151,7 +151,7 @@ def test_decode_html_basics():
 def test_jsonld_date_and_metadata():
     r = extract_article(page("jsonld.html"), "https://news.example.org/2024/11/03/police-rescue-12-workers?utm=x",
                         options=OPTS)
-    assert r["published"] == "2024-11-03T08:30:00"          # not the header or "Last updated" date
+    assert r["published"] == "2024-11-03T08:30:00+07:00"    # not the header or "Last updated" date
     assert r["date_source"] == "json-ld"
     assert r["author"] == "Jane Nguyen"
     assert r["language"] == "en"                             # from lang="en-GB"
@@ -216,9 +216,10 @@ def test_header_clock_above_headline_loses_to_dateline_below():
 
 
 @pytest.mark.parametrize("meta,expected", [
-    ('<meta property="article:published_time" content="2025-07-28T14:44:05+07:00">', "2025-07-28T14:44:05"),
+    ('<meta property="article:published_time" content="2025-07-28T14:44:05+07:00">', "2025-07-28T14:44:05+07:00"),
     ('<meta itemprop="datePublished" content="2025-07-28">', "2025-07-28"),
-    ('<meta name="pubdate" content="2025-07-28T07:44:05Z">', "2025-07-28T07:44:05"),
+    # a UTC stamp on a .vn site: the publisher's local time (the domain's zone)
+    ('<meta name="pubdate" content="2025-07-28T07:44:05Z">', "2025-07-28T14:44:05+07:00"),
 ])
 def test_meta_dates_win_over_text(meta, expected):
     r = extract_article(_article("Cập nhật: 30/07/2025 10:00", head=meta), "https://example.vn/a.html",
@@ -241,9 +242,12 @@ def test_url_dates(url, expected):
 
 
 def test_parse_date_string():
-    assert parse_date_string("2025-07-28T14:44:05.123+07:00") == (datetime(2025, 7, 28, 14, 44, 5), True)
+    ict = timezone(timedelta(hours=7))
+    assert parse_date_string("2025-07-28T14:44:05.123+07:00") == (datetime(2025, 7, 28, 14, 44, 5, tzinfo=ict), True)
+    assert parse_date_string("2025-07-27T23:00:00Z")[0].tzinfo == timezone.utc
+    assert parse_date_string("2020-12-05T23:15:0Z") == (datetime(2020, 12, 5, 23, 15, tzinfo=timezone.utc), True)
     assert parse_date_string("2025/07/28") == (datetime(2025, 7, 28), False)
-    assert parse_date_string("Mon, 28 Jul 2025 14:44:05 +0700") == (datetime(2025, 7, 28, 14, 44, 5), True)
+    assert parse_date_string("Mon, 28 Jul 2025 14:44:05 +0700") == (datetime(2025, 7, 28, 14, 44, 5, tzinfo=ict), True)
     assert parse_date_string("28/07/2025 14:44") == (datetime(2025, 7, 28, 14, 44), True)
     assert parse_date_string("not a date") is None
     assert parse_date_string("2025-13-45") is None

@@ -106,6 +106,9 @@ def hostile_routes(base: str, internal: str, v6: str | None, secret_dir) -> dict
         "/news/200011/loop-b.html": redirect(loop[0], 302),
         "/news/200012/retry-after-short.html": retry,
         "/news/200013/retry-after-long.html": static(b"slow down", status=429, headers={"Retry-After": "3600"}),
+        # 250 offsite links: each refused, but listed only up to the bound
+        "/flood.rss": static(feed([f"http://127.0.0.{n % 200 + 3}:9/news/{300000 + n}/flood.html" for n in range(250)]),
+                             content_type="application/rss+xml"),
         **chain, **wide,
     }, retry
 
@@ -126,7 +129,8 @@ def gzip_file(megabytes: int):
     return answer
 
 
-def sources_toml(main: str, internal: str, robots_down: str, robots_missing: str, robots_shut: str) -> str:
+def sources_toml(main: str, internal: str, robots_down: str, robots_missing: str, robots_shut: str,
+                 robots_busy: str) -> str:
     def entry(title: str) -> str:
         return f'title = "{title}"\nlanguage = "en"\narticle_pattern = {PATTERN}\n'
 
@@ -142,6 +146,8 @@ def sources_toml(main: str, internal: str, robots_down: str, robots_missing: str
         + "".join(f'[[source]]\nname = "shut{n}"\n{entry("Shut")}feeds = ["{robots_shut}/private/feed{n}.rss", '
                   f'"{robots_shut}/private/more{n}.rss"]\n\n' for n in range(3))
         + f'[[source]]\nname = "open"\n{entry("Open")}feeds = ["{robots_shut}/feed.rss"]\n\n'
+        + f'[[source]]\nname = "flood"\n{entry("Flood")}feeds = ["{main}/flood.rss"]\n\n'
+        + f'[[source]]\nname = "robotsbusy"\n{entry("Robots 429")}feeds = ["{robots_busy}/feed.rss"]\n'
         f'[[source]]\nname = "robotsmissing"\n{entry("Robots 404")}feeds = ["{robots_missing}/feed.rss"]\n')
 
 
@@ -167,6 +173,7 @@ def crawled(tmp_path_factory):
     internal = HostileSite({"/feed.rss": static(b"<rss/>")}, host="127.0.0.2").start()
     v6 = HostileSite({}, host="::1").start() if ipv6_loopback() else None
     robots_down = HostileSite({"/robots.txt": static(b"oops", status=503)}).start()
+    robots_busy = HostileSite({"/robots.txt": static(b"slow down", status=429, headers={"Retry-After": "1"})}).start()
     robots_shut = HostileSite({"/robots.txt": static(b"User-agent: *\nDisallow: /private/\n", content_type="text/plain"),
                                "/news/200030/open-story.html": static(article("Court jails traffickers"))}).start()
     robots_shut.routes["/feed.rss"] = static(feed([robots_shut.url("/news/200030/open-story.html")]),
@@ -182,19 +189,19 @@ def crawled(tmp_path_factory):
     try:
         sources = tmp / "sources.toml"
         sources.write_text(sources_toml(main.base_url, internal.base_url, robots_down.base_url,
-                                        robots_missing.base_url, robots_shut.base_url))
+                                        robots_missing.base_url, robots_shut.base_url, robots_busy.base_url))
         db_path = tmp / "t.db"
         args = ["crawl", "--db", db_path, "--sources", sources, "--since", "2020-01-01",
                 "--log-file", tmp / "crawl.log", *FAST]
         first, peak_kib = crawl_with_peak_rss(args)
         second, _ = crawl_with_peak_rss(args)
     finally:
-        for site in (main, internal, robots_down, robots_missing, robots_shut, *([v6] if v6 else [])):
+        for site in (main, internal, robots_down, robots_missing, robots_shut, robots_busy, *([v6] if v6 else [])):
             site.stop()
     db = sqlite_utils.Database(db_path)
     return {"db": db, "first": first, "second": second, "peak_mb": peak_kib / 1024, "main": main,
             "internal": internal, "v6": v6, "robots_down": robots_down, "robots_missing": robots_missing,
-            "robots_shut": robots_shut, "retry": retry}
+            "robots_shut": robots_shut, "robots_busy": robots_busy, "retry": retry}
 
 
 def errors(db, run_id=1, source="hostile") -> dict[str, str]:
@@ -292,6 +299,9 @@ def test_robots_txt_per_rfc_9309(crawled):
     kinds = {kind for kind, _ in errors(crawled["db"], source="robotsdown").values()}
     assert kinds == {"robots-unavailable"}
     assert missing.hits["/news/200020/no-robots-story.html"] == 1  # 404: no rules, allowed
+    busy = crawled["robots_busy"]  # 429 says "not now", as a 5xx does: retried after its Retry-After, then off
+    assert set(busy.hits) == {"/robots.txt"} and busy.hits["/robots.txt"] == 2 * 2  # 1 retry, 2 runs
+    assert {kind for kind, _ in errors(crawled["db"], source="robotsbusy").values()} == {"robots-unavailable"}
 
 
 def test_robots_txt_judges_every_request_that_waited_for_it(crawled):
@@ -328,3 +338,12 @@ def test_scrapy_crawl_news_runs_behind_the_same_guard(tmp_path):
     db = sqlite_utils.Database(tmp_path / "t.db")
     assert [row["title"] for row in db.query("SELECT title FROM articles")] == ["Police rescue trafficked workers"]
     assert sorted(row["kind"] for row in db.query("SELECT kind FROM crawl_errors")) == ["offsite", "offsite"]
+
+
+def test_a_flood_of_offsite_links_is_counted_but_listed_only_up_to_a_bound(crawled):
+    rows = list(crawled["db"].query("SELECT url, kind, detail FROM crawl_errors WHERE run_id = 1 AND source = 'flood'"))
+    assert [r["kind"] for r in rows] == ["offsite"] * 101
+    assert rows[-1]["detail"] == "150 more offsite refusals in this run, counted but not listed (the first 100 are)"
+    counts = crawled["db"].execute("SELECT error_counts, skipped_offsite FROM crawl_source_stats "
+                                   "WHERE run_id = 1 AND source = 'flood'").fetchone()
+    assert counts == ('{"offsite": 250}', 250)

@@ -9,6 +9,7 @@ extraction, classification and storage happen.
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -29,6 +30,11 @@ from pipeline.sources import Source, load_sources, select_sources
 from pipeline.urls import normalize, url_key
 
 DEFAULT_LOOKBACK_DAYS = 7
+# Refusals a page's content alone can multiply (a listing of 100,000 offsite links): one row each
+# up to the bound per source and run, then only counted, so a hostile page cannot flood the
+# database with rows (each one a write) nor the crawl with time spent writing them.
+BOUNDED_KINDS = ("offsite", "url-too-long")
+MAX_ROWS_PER_KIND = 100
 
 
 def parse_since(value) -> datetime | None:
@@ -82,6 +88,7 @@ class NewsSpider(scrapy.Spider):
              for name, src in self.sources.items()},
             settings.getint("TIPWATCH_MAX_SITEMAP_DEPTH", 3))
         self.max_url_length = settings.getint("URLLENGTH_LIMIT", 2083)
+        self.refusals_seen: Counter = Counter()
         self.max_index_size = settings.getint("DOWNLOAD_MAXSIZE")
         self.since_by_source = {name: self._window_start(src, settings) for name, src in self.sources.items()}
         self.run_id = settings.getint("TIPWATCH_RUN_ID") or store.start_run(self.db, list(self.sources))
@@ -290,6 +297,7 @@ class NewsSpider(scrapy.Spider):
             "body": response.body,
             "encoding": encoding,
             "language": self.sources[source].language,
+            "timezone": self.sources[source].timezone,
             "index_title": response.meta.get("index_title"),
             "index_published": response.meta.get("index_published"),
             "fetched_at": store.utcnow(),
@@ -301,8 +309,19 @@ class NewsSpider(scrapy.Spider):
         stats = self.stats_by_source.get(source)
         if stats is not None:
             stats.error(kind)
+        if kind in BOUNDED_KINDS:
+            self.refusals_seen[(source, kind)] += 1
+            if self.refusals_seen[(source, kind)] > MAX_ROWS_PER_KIND:
+                return  # counted; listed only up to the bound (see on_closed)
         store.record_error(self.db, self.run_id, source, url, kind, detail)
         self.logger.warning("%s: %s error on %s: %s", source, kind, url, detail)
+
+    def record_unlisted_refusals(self) -> None:
+        for (source, kind), seen in self.refusals_seen.items():
+            if seen > MAX_ROWS_PER_KIND:
+                store.record_error(self.db, self.run_id, source, "", kind,
+                                   f"{seen - MAX_ROWS_PER_KIND} more {kind} refusals in this run, counted but not "
+                                   f"listed (the first {MAX_ROWS_PER_KIND} are)")
 
     def on_error(self, failure):
         request = failure.request
@@ -335,6 +354,7 @@ class NewsSpider(scrapy.Spider):
             stats.status_counts[f"{response.status // 100}xx"] += 1
 
     def on_closed(self, spider, reason):
+        self.record_unlisted_refusals()
         for name, stats in self.stats_by_source.items():
             store.save_source_stats(self.db, self.run_id, name, stats.as_row())
         if self.owns_run:
