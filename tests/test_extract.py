@@ -495,3 +495,27 @@ def test_dates_bench_on_the_sample_sites(monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1][len("BENCH-JSON "):])
     assert report["name"] == "dates_quality" and report["figures"]["errors"] == 0
     assert all(target["met"] for target in report["targets"])
+
+
+@pytest.mark.parametrize("depth", [300, 5000, 200_000])
+def test_a_page_nested_deeper_than_the_parser_goes_keeps_its_text(depth):
+    from pipeline.nesting import nesting_depth
+
+    paragraph = ("<p>Police in the northern province rescued twelve women who had been sold across the border, "
+                 "officials said on Monday, adding that four suspects had been arrested.</p>")
+    html = ("<html><head><title>Police rescue women sold across the border</title></head><body>"
+            + "<div class='x'>" * depth + "<span>" + "<h1>Police rescue women sold across the border</h1>"
+            + paragraph * 4 + "</span>" + "</div>" * depth + "</body></html>")
+    assert nesting_depth(html) == depth + 1
+    result = extract_article(html, "https://news.test/a.html")
+    assert result["text"].count("rescued twelve women") == 4
+
+
+def test_flattening_is_only_a_second_reading():
+    from pipeline.nesting import flattened, too_deep
+
+    shallow = "<html><body>" + "<div>" * 20 + "<p>x</p>" + "</div>" * 20 + "</body></html>"
+    assert not too_deep(shallow)
+    with pytest.raises(ExtractionError):  # short because it is short, not because it is deep
+        extract_article(shallow, "https://news.test/a.html")
+    assert flattened('<DIV class="a"><p>one</p></div><span id=b>two</span>') == " <p>one</p>  two "

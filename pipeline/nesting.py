@@ -1,0 +1,37 @@
+"""Pages nested deeper than the HTML parser follows.
+
+libxml2 (under lxml, under trafilatura) stops building the tree 256 elements deep and drops what
+lies below, so an article wrapped in thousands of <div>s (a broken template, or a page built to
+defeat scrapers) comes out empty. Such a page is read again with its layout-only container tags
+removed: the paragraphs, headings and links inside keep their own tags, and the text its order.
+The scan and the rewrite are linear in the page's size; a page is capped before it gets here
+(DOWNLOAD_MAXSIZE), so memory stays bounded.
+"""
+from __future__ import annotations
+
+import re
+
+PARSER_DEPTH = 256  # libxml2's limit without XML_PARSE_HUGE
+# tags that only lay out: removing them leaves the text and its block structure to <p>, <h1>, <li>…
+_LAYOUT_TAG = re.compile(r"</?(?:div|span|section|font|center|main|aside|header|footer|nav)\b[^>]*>", re.IGNORECASE)
+
+
+def nesting_depth(html: str) -> int:
+    """The deepest nesting of layout tags in *html* (a tag-soup estimate: unclosed tags count)."""
+    depth = deepest = 0
+    for match in _LAYOUT_TAG.finditer(html):
+        if match.group(0)[1] == "/":
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def too_deep(html: str) -> bool:
+    return nesting_depth(html) >= PARSER_DEPTH - 16  # the parser needs a few levels of its own
+
+
+def flattened(html: str) -> str:
+    """*html* without its layout tags."""
+    return _LAYOUT_TAG.sub(" ", html)
