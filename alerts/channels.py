@@ -441,6 +441,7 @@ _SETTINGS = {
               "timeout": ("TIPWATCH_SLACK_TIMEOUT", "float")},
 }
 _SECRETS = {"email": "TIPWATCH_SMTP_URL", "slack": "TIPWATCH_SLACK_WEBHOOK_URL"}
+ALERTING_SECTIONS = ("immediate", "subscription")
 _SECRET_KEYS = {"smtp_url", "url", "smtp", "password", "pass", "webhook", "webhook_url", "token", "secret"}
 _DEFAULTS = {"email": {"to": [], "from": "tipwatch@localhost", "subject_prefix": "[tipwatch]", "send_empty": True,
                        "cafile": None, "timeout": DEFAULT_TIMEOUT},
@@ -521,6 +522,8 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] = os.environ)
             raise ChannelConfigError(f"{path}: invalid TOML: {e}") from None
     settings: dict[str, dict] = {}
     for section, values in data.items():
+        if section in ALERTING_SECTIONS:
+            continue  # what is sent before the digest, and to whom: alerts/subscriptions.py reads them
         if section not in _SETTINGS:
             raise ChannelConfigError(f"{path}: unknown channel [{section}] (known: {', '.join(CHANNEL_NAMES)})")
         if not isinstance(values, dict):

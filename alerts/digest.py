@@ -38,6 +38,7 @@ def build_digest(db, day: str, *, since: str | None = None, sources_file=None) -
     `sources_file` is the crawl's sources file, whose entries the health notes judge."""
     items = store.flagged_since(db, since) if since else store.digest_candidates(db, day)
     attach_fingerprints(db, items)
+    attach_alerts(db, items, day)
     window_start = (date.fromisoformat(day) - timedelta(days=FOLLOW_UP_WINDOW_DAYS)).isoformat()
     earlier = [] if since else store.earlier_story_items(db, day, window_start)
     stories = group_stories(items, earlier)
@@ -65,6 +66,22 @@ def attach_fingerprints(db, items: list[dict]) -> None:
         store.save_fingerprints(db, missing)
     for item in items:
         item["fingerprint"] = known.get(item["id"]) or missing[item["id"]]
+
+
+def attach_alerts(db, items: list[dict], day: str) -> None:
+    """Items already sent as immediate alerts say when ("10:42 (email, slack)"), in the digest's
+    time zone: the digest lists them as alerted rather than new."""
+    sent = store.alerts_sent(db, [item["id"] for item in items])
+    zone = ZoneInfo(os.environ.get("TIPWATCH_TZ") or DEFAULT_TZ)
+    for item in items:
+        item["alerted"] = alerted_text(sent[item["id"]], day, zone) if item["id"] in sent else None
+
+
+def alerted_text(alerts: list[tuple[str, str]], day: str, zone: ZoneInfo) -> str:
+    """[(target, delivered_at UTC ISO)] → "10:42 (email, slack)"; the date too when not `day`."""
+    first = datetime.fromisoformat(alerts[0][1]).astimezone(zone)
+    when = first.strftime("%H:%M") + ("" if first.date().isoformat() == day else f" on {first.date().isoformat()}")
+    return f"{when} ({', '.join(dict.fromkeys(target for target, _ in alerts))})"
 
 
 def source_notes(db, sources_file=None) -> list[dict]:

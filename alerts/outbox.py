@@ -98,15 +98,23 @@ def channel_digest(db, day: str, article_ids: list[int], source_notes: list[dict
 
 
 def write_and_deliver(db, day: str, digests_dir, channels: dict[str, Channel], sources_file=None,
-                      *, sleep=time.sleep) -> tuple:
+                      *, sleep=time.sleep, alerting=None, teams: dict | None = None) -> tuple:
     """Write and record the day's digest file, then deliver it on every channel given;
-    returns (path, digest, reports). The one path for `tipwatch digest --send` and the daemon."""
+    returns (path, digest, reports). The one path for `tipwatch digest --send`, `run` and the
+    daemon. With `alerting` (alerts/subscriptions.py), each daily subscription's digest is
+    written too (listed in digest["team_digests"]) and sent on `teams` (alerts/teams.py)."""
+    from .teams import deliver_team_digests, write_team_digests
+
     path, digest = write_digest(db, day, digests_dir, sources_file)
-    if not channels:
-        return path, digest, []
-    digest_id = store.digest_for_day(db, digest["day"])["id"]
-    reports = deliver_digest(db, digest["day"], digest_id, story_order(digest), channels,
-                             digest["source_notes"], sleep=sleep)
+    digest["team_digests"] = write_team_digests(digest, digests_dir, alerting)
+    reports = []
+    if channels:
+        digest_id = store.digest_for_day(db, digest["day"])["id"]
+        reports = deliver_digest(db, digest["day"], digest_id, story_order(digest), channels,
+                                 digest["source_notes"], sleep=sleep)
+    if teams:
+        reports += deliver_team_digests(db, digest["day"], digest["team_digests"], teams,
+                                        digest["source_notes"], sleep=sleep)
     return path, digest, reports
 
 
@@ -117,13 +125,21 @@ def deliver_digest(db, day: str, digest_id: int, digest_ids: list[int], channels
     for name, channel in channels.items():
         since_day = (date.fromisoformat(day) - timedelta(days=UNSENT_DIGEST_DAYS)).isoformat()
         store.enqueue_deliveries(db, name, digest_id, digest_ids, since_day)
-        reports.append(_deliver_channel(db, day, channel, source_notes, sleep, bool(digest_ids)))
+        reports.append(_deliver_channel(db, day, channel, source_notes, sleep, bool(digest_ids), name))
     return reports
 
 
+def deliver_queued(db, day: str, channels: dict[str, Channel], source_notes: list[dict], day_has_items: bool,
+                   *, sleep=time.sleep) -> list[ChannelReport]:
+    """Send what each target (a subscription's "legal:email") has queued, as its digest."""
+    return [_deliver_channel(db, day, channel, source_notes, sleep, day_has_items, target)
+            for target, channel in channels.items()]
+
+
 def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], sleep,
-                     day_has_items: bool) -> ChannelReport:
-    name = channel.name
+                     day_has_items: bool, target: str | None = None) -> ChannelReport:
+    # the outbox key: the channel's own name, or a subscription's target ("legal:email")
+    name = target or channel.name
     report = ChannelReport(name)
     token = claim_token()
     stale = [t for t in store.claim_tokens(db, name) if _process_gone(t)]
@@ -159,7 +175,7 @@ def _empty_day(db, day, channel, source_notes, report, sleep) -> ChannelReport:
     if not channel.send_empty:
         report.note = "nothing new; no note (send_empty = false)"
         return report
-    if store.note_sent(db, channel.name, day, "empty"):
+    if store.note_sent(db, report.channel, day, "empty"):
         report.note = "nothing new; the note was already sent today"
         return report
     digest = channel_digest(db, day, [], source_notes)
@@ -169,7 +185,7 @@ def _empty_day(db, day, channel, source_notes, report, sleep) -> ChannelReport:
     except DeliveryError as exc:
         report.error = str(exc)
         return report
-    store.record_note(db, channel.name, day, "empty")
+    store.record_note(db, report.channel, day, "empty")
     report.note = "nothing new; note sent"
     return report
 

@@ -125,6 +125,10 @@ def _item_view(item: dict) -> dict:
         "snippet": clean(item.get("snippet")),
         "subtopics": [t for t in (clean(x) for x in item.get("subtopics") or []) if t],
         "countries": [t for t in (clean(x) for x in item.get("countries") or []) if t],
+        # a Vietnamese article's English gist (pipeline/gist.py) and, with an operator's model,
+        # its machine-translated title: both labelled for what they are wherever shown
+        "gist": clean(item.get("gist")) or None,
+        "title_en": clean(item.get("title_en")) or None,
     }
 
 
@@ -310,6 +314,10 @@ def slack_story_blocks(story: dict) -> list[dict]:
             marker += f" — {slack_fit(fu['title'], 200)}"
         head.append(marker)
     head.append(f"*{story['n']}. {slack_link(lead['link'], lead['title'], 400)}*")
+    if lead["title_en"]:
+        head.append("_Title, machine-translated:_ " + slack_fit(lead["title_en"], 400))
+    if lead["gist"]:
+        head.append("_English gist (not a translation):_ " + slack_fit(lead["gist"], 600))
     head.append(_meta(lead))
     if lead["matched_terms"]:
         head.append("Matched: " + slack_fit(join_terms(lead["matched_terms"]), 400))
@@ -328,6 +336,7 @@ def slack_story_blocks(story: dict) -> list[dict]:
     blocks += _context(tags)
     related = [f"↳ {slack_link(r['link'], r['title'], 200)} ({slack_fit(r['source'], 60)}, "
                f"{slack_fit(r['language'], 40)}, {slack_fit(r['published'] or 'date unknown', 60)})"
+               + (f" — _English gist (not a translation):_ {slack_fit(r['gist'], 400)}" if r.get("gist") else "")
                for r in story["related"]]
     related_blocks = _context(related)
     spare = SLACK_STORY_MAX_BLOCKS - len(blocks) - 1

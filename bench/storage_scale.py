@@ -395,6 +395,22 @@ def sync_indexes(path: Path) -> list[str] | None:
         conn.close()
 
 
+def migrate_cached(path: Path) -> list[str] | None:
+    """Migrate a cached database made under an older schema as tipwatch migrates a user's one
+    (store.open_db), and time it; None when its tables still differ from a fresh database's."""
+    from pipeline import store
+
+    with sqlite3.connect(path) as conn:
+        before = conn.execute("PRAGMA user_version").fetchone()[0]
+    started = time.perf_counter()
+    store.open_db(path).conn.close()
+    seconds = time.perf_counter() - started
+    changes = sync_indexes(path)
+    if changes is None:
+        return None
+    return [f"migrated schema {before} → {store.SCHEMA_VERSION} in {seconds:.1f} s"] + changes
+
+
 def cached_database(rows: int, rebuild: bool) -> tuple[Path, dict, list[str]]:
     """(path, build record, what was done) of the cached database for this generator and size."""
     BENCH_DATA.mkdir(parents=True, exist_ok=True)
@@ -402,6 +418,8 @@ def cached_database(rows: int, rebuild: bool) -> tuple[Path, dict, list[str]]:
     meta = None if rebuild else read_meta(path)
     if meta and meta.get("rows") == rows and meta.get("generator_version") == GENERATOR_VERSION:
         changes = sync_indexes(path)
+        if changes is None:  # new tables: the real migration (pipeline.store.migrate) adds and fills them
+            changes = migrate_cached(path)
         if changes is not None:
             return path, meta, [f"reused the cached {path.relative_to(REPO)}"] + changes
         print("the schema's tables changed since the cached database was generated", flush=True)
@@ -473,15 +491,107 @@ FTS_QUERIES = {
 }
 
 
-# the "Articles" page of `tipwatch serve` (the article_overview view of pipeline/browse.py, newest
+# the "Articles" page of `tipwatch serve` (the article_overview table of pipeline/store.py, newest
 # first), as Datasette 0.65 queries it: the first page, a search, and the row count it shows
 ARTICLES_PAGE = {
-    "Articles page (beyond the issue's list): newest 101": ("SELECT * FROM article_overview ORDER BY published DESC LIMIT 101", []),
-    "Articles page (beyond the issue's list): search 'trafficking', newest 101":
+    "Articles page: newest 51": ("SELECT * FROM article_overview ORDER BY published DESC LIMIT 51", []),
+    "Articles page: flagged, newest 51": ("SELECT * FROM article_overview WHERE flagged = 1 "
+                                          "ORDER BY published DESC LIMIT 51", []),
+    "Articles page: search 'trafficking', newest 51":
         ("SELECT * FROM article_overview WHERE id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) "
-         "ORDER BY published DESC LIMIT 101", ["trafficking"]),
-    "Articles page (beyond the issue's list): row count": ("SELECT count(*) FROM article_overview", []),
+         "ORDER BY published DESC LIMIT 51", ["trafficking"]),
+    "Articles page: row count": ("SELECT count(*) FROM article_overview", []),
+    "Articles page: row count, flagged": ("SELECT count(*) FROM article_overview WHERE flagged = 1", []),
 }
+
+# Datasette pages timed over HTTP semantics (Datasette's own ASGI client, in process: routing,
+# every query of the page, facets and count included, and the HTML), besides every link of the
+# front page and every table page of the database; informative ones have no target
+EXTRA_PAGES = {
+    "/tipwatch/article_overview (unfiltered, informative)": "/tipwatch/article_overview",
+    "/tipwatch/article_overview flagged, search 'trafficking' (informative)":
+        "/tipwatch/article_overview?flagged=1&_search=trafficking",
+    "/tipwatch/article_overview flagged, search 'Sihanoukville' (informative)":
+        "/tipwatch/article_overview?flagged=1&_search=Sihanoukville",
+    "/tipwatch/articles/{id}: an article's page (informative)": "/tipwatch/articles/{id}",
+}
+
+
+def datasette_pages(path: Path, repeat: int) -> tuple[dict, list[str]]:
+    """Warm times of the pages `tipwatch serve` offers (see EXTRA_PAGES), through Datasette itself.
+    A canned query with a `days` window gets it widened by the days between the data's clock and
+    today (Datasette's 'now' cannot be pinned), so it reads what it would on the data's day."""
+    import asyncio
+    import html.parser
+
+    try:
+        from pipeline import browse, serve
+    except ImportError as exc:
+        return {}, [f"Datasette pages: not available ({exc})"]
+    serve.prepare_database(path)
+    datasette = serve.build_datasette(path)
+    lag = (datetime.now(timezone.utc).date() - REF_NOW.date()).days
+
+    class Links(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.found = []
+
+        def handle_starttag(self, tag, attrs):
+            href = dict(attrs).get("href") if tag == "a" else None
+            if href and href.startswith("/") and not href.startswith(("/-/", "//")):
+                self.found.append(href)
+
+    async def run() -> tuple[dict, list[str]]:
+        await datasette.invoke_startup()
+
+        async def fetch(url: str) -> tuple[int, str]:
+            response = await datasette.client.get(url)
+            return response.status_code, response.text
+
+        status, front = await fetch("/")
+        parser = Links()
+        parser.feed(front)
+        pages = {"/": "/"}
+        for href in dict.fromkeys(parser.found):
+            name = href.split("?")[0].rsplit("/", 1)[-1]
+            query = browse.CANNED_QUERIES.get(name)
+            if query and "days" in query.get("params", []):
+                href += ("&" if "?" in href else "?") + f"days={7 + lag if name != 'stories' else 30 + lag}"
+            pages[f"front page link {href}"] = href
+        db = datasette.get_database("tipwatch")
+        for table in await db.table_names():
+            if not await db.table_exists(table) or table.startswith("articles_fts"):
+                continue
+            hidden = await db.hidden_table_names()
+            if table not in hidden:
+                pages.setdefault(f"table page /tipwatch/{table}", f"/tipwatch/{table}")
+        some_id = (await db.execute("SELECT max(id) FROM articles")).first()[0]
+        for name, url in EXTRA_PAGES.items():
+            pages[name] = url.replace("{id}", str(some_id))
+        timings, notes = {}, []
+        for name, url in pages.items():
+            status, body = await fetch(url)  # the untimed warm-up
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                status, body = await fetch(url)
+                times.append((time.perf_counter() - started) * 1000)
+            ms = round(statistics.median(times), 1)
+            timed_out = body.count("facet-timed-out") + body.count("Facet timed out") + body.count("timed out")
+            if status != 200:
+                notes.append(f"{url}: HTTP {status}")
+            if timed_out:
+                notes.append(f"{url}: {timed_out} part(s) timed out")
+            timings[name] = {"ms": ms, "rows": status}
+            print(f"  {name[:90]:90} {ms:8.1f} ms  HTTP {status}", flush=True)
+        return timings, notes
+
+    return asyncio.run(run())
+
+
+# a query that finds nothing with its empty form is timed on what an analyst types
+CANNED_PARAMS = {"search_both_languages": {"q": "human trafficking"}}
 
 
 def canned_queries() -> tuple[dict, str | None]:
@@ -498,6 +608,7 @@ def canned_queries() -> tuple[dict, str | None]:
         params = query.get("params") or {}
         if not isinstance(params, dict):  # a list of names: Datasette binds '' to each, its default
             params = {p: "" for p in params}
+        params = {**params, **CANNED_PARAMS.get(name, {})}
         found[name] = (query["sql"], params)
     return found, None
 
@@ -581,6 +692,10 @@ def main() -> int:
     size_mb = round(disk_size(path) / 2**20, 1)
     print(f"{args.rows:,} articles, {meta['flagged']:,} flagged, {size_mb:,} MB on disk; " + "; ".join(done))
     timings, notes = run_queries(path, args.repeat)
+    print("Datasette pages (`tipwatch serve`), median of warm runs:", flush=True)
+    pages, page_notes = datasette_pages(path, args.repeat)
+    timings.update({f"page: {name}": t for name, t in pages.items()})
+    notes += page_notes
     notes[:0] = [f"database: {args.rows:,} synthetic articles ({meta['flagged']:,} flagged), generated in "
                  f"{meta['build_seconds']} s and cached; " + "; ".join(done),
                  f"queries' 'now' pinned to the data's clock, {meta['ref_now']}; medians of {args.repeat} warm runs"]

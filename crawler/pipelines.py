@@ -118,6 +118,7 @@ class ArticlePipeline:
         with store.immediate(spider.db):  # the article and its classification together, or neither
             article_id = store.save_article(spider.db, article, aliases)  # its URLs are known from now on
             store.save_classification(spider.db, article_id, result["classification"])
+            store.save_enrichment(spider.db, article_id, result["enrichment"])  # places, gist
         stats.bump("articles_stored")
         stats.bump("articles_flagged", int(bool(result["classification"]["flagged"])))
         return {"id": article_id, "url": article["url"], "source": source,

@@ -9,26 +9,20 @@ for an empty form field) it takes the default its description names.
 """
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import sqlite_utils
 
 from . import health
+from .paths import REPO_ROOT
 
 # ---------------------------------------------------------------- views
 
-# Classifications are joined, not left-joined: every stored article is classified as it is stored,
-# and SQLite (3.40) returns no rows for Datasette's array facet (json_each over the view) when the
-# column comes from the right side of a LEFT JOIN.
-ARTICLE_OVERVIEW = """
-SELECT a.id, a.published, substr(a.published, 1, 7) AS published_month, a.date_source, a.title, a.source, a.language,
-       c.flagged, c.score, c.probability, c.reason, coalesce(c.matched_terms, '[]') AS matched_terms,
-       coalesce(c.subtopics, '[]') AS subtopics, coalesce(c.countries, '[]') AS countries, c.snippet,
-       l.label AS analyst_label, l.note AS analyst_note, a.author, a.url, a.fetched_at
-FROM articles a
-JOIN classifications c ON c.article_id = a.id
-LEFT JOIN labels l ON l.article_id = a.id
-"""
-
-VIEWS = {"article_overview": ARTICLE_OVERVIEW}
+# "Articles" (article_overview) was a view here until schema 8; it is now a table kept by triggers
+# (pipeline.store, _create_overview_table), so that its count and facets stay fast on a million
+# articles. Views added here are (re)created by ensure_views.
+VIEWS: dict[str, str] = {}
 
 
 def _view_sql(name: str, select: str) -> str:
@@ -301,6 +295,87 @@ ORDER BY c.probability IS NULL, abs(c.probability - 0.5), coalesce(a.published, 
 LIMIT 500
 """
 
+# -- an English search that also finds Vietnamese articles, through the shipped vi → en glossary
+GLOSSARY_FILE = REPO_ROOT / "seeds" / "glossary" / "vi-en.toml"
+
+
+def glossary_pairs(path: Path = GLOSSARY_FILE) -> list[tuple[str, str]]:
+    """(english, vietnamese) pairs of the glossary (see its header for the format)."""
+    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("term", [])
+    return [(english.strip().lower(), entry["vi"].strip()) for entry in entries for english in entry.get("en", [])]
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _phrase(column: str) -> str:
+    """An FTS5 phrase of a column's text (its double quotes doubled)."""
+    return f"""'"' || replace({column}, '"', '""') || '"'"""
+
+
+# The query as typed (FTS syntax: prefix*, "phrase", OR) OR each Vietnamese term whose English
+# equivalent names the query's words or is named by them; newest stored first (FTS5 walks its
+# rowids backwards, so a common word costs no sort of every match), 100 at most.
+SEARCH_BOTH_LANGUAGES = f"""
+WITH glossary (en, vi) AS (VALUES {", ".join(f"({_sql_text(en)}, {_sql_text(vi)})" for en, vi in glossary_pairs())}),
+q AS (SELECT trim(lower(:q)) AS words),
+glossed AS (SELECT DISTINCT g.vi FROM glossary g, q
+             WHERE q.words != '' AND (instr(g.en, q.words) > 0 OR instr(q.words, g.en) > 0)),
+expression AS (
+  SELECT CASE WHEN q.words = '' THEN '""'
+              ELSE '(' || :q || ')' || coalesce((SELECT group_concat(' OR ' || {_phrase('vi')}, '') FROM glossed), '')
+         END AS match
+  FROM q
+),
+hits AS (SELECT rowid AS id FROM articles_fts WHERE articles_fts MATCH (SELECT match FROM expression)
+         ORDER BY rowid DESC LIMIT 100)
+SELECT coalesce(a.published, a.fetched_at) AS published, a.title, a.source, a.language, c.flagged,
+       c.matched_terms, c.snippet, (SELECT group_concat(vi, ' · ') FROM glossed) AS vietnamese_terms_searched,
+       a.url, a.id AS article_id
+FROM hits h JOIN articles a ON a.id = h.id LEFT JOIN classifications c ON c.article_id = a.id
+ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC
+"""
+
+# -- places on a map and counts over time (article_places: pipeline/places.py via pipeline/enrich.py)
+# Both read a published-date window through the index on articles.published, then each article's
+# classification and places by their keys: bounded on a million articles.
+PLACES_MAP = f"""
+SELECT p.place, p.country, p.kind, p.now_in, p.lat AS latitude, p.lon AS longitude,
+       coalesce(a.published, a.fetched_at) AS published, a.title, a.source, a.language,
+       (SELECT g.gist FROM article_gists g WHERE g.article_id = a.id) AS gist, a.url, a.id AS article_id
+FROM articles a JOIN classifications c ON c.article_id = a.id JOIN article_places p ON p.article_id = a.id
+WHERE +c.flagged = 1 AND p.kind != 'country' AND {_recent(_cutoff('days', 365))}
+ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC, p.first_at
+LIMIT 5000
+"""
+
+# the Monday of the article's week ('weekday 0' is the next Sunday, or the day itself)
+_WEEK = "date(substr(coalesce(a.published, a.fetched_at), 1, 10), 'weekday 0', '-6 days')"
+
+FLAGGED_PER_WEEK_BY_COUNTRY = f"""
+SELECT {_WEEK} AS week, p.country, count(DISTINCT a.id) AS articles
+FROM articles a JOIN classifications c ON c.article_id = a.id JOIN article_places p ON p.article_id = a.id
+WHERE +c.flagged = 1 AND {_recent(_cutoff('days', 182))}
+GROUP BY week, p.country
+ORDER BY week, articles DESC
+"""
+
+FLAGGED_PER_WEEK_BY_SUBTOPIC = f"""
+SELECT {_WEEK} AS week, coalesce(t.value, '(none)') AS subtopic, count(DISTINCT a.id) AS articles
+FROM articles a JOIN classifications c ON c.article_id = a.id
+LEFT JOIN json_each(CASE WHEN c.subtopics IN ('', '[]') THEN NULL ELSE c.subtopics END) t
+WHERE +c.flagged = 1 AND {_recent(_cutoff('days', 182))}
+GROUP BY week, subtopic
+ORDER BY week, articles DESC
+"""
+
+# datasette-vega draws a query's rows from the settings in the link's fragment
+def _vega(color: str) -> str:
+    return (f"#g.mark=bar&g.x_column=week&g.x_type=ordinal&g.y_column=articles&g.y_type=quantitative"
+            f"&g.color_column={color}&g.color_type=nominal")
+
+
 CANNED_QUERIES: dict[str, dict] = {
     "flagged_last_7_days": {
         "title": "Flagged in the last 7 days",
@@ -348,6 +423,34 @@ CANNED_QUERIES: dict[str, dict] = {
         "description": "The articles of one digest in the order it listed them, with story and "
                        "delivery per channel. `day` picks the digest (empty: the latest).",
         "sql": DIGEST_CONTENTS, "params": ["day"],
+    },
+    "search_both_languages": {
+        "title": "Search in English, find Vietnamese too",
+        "description": "An English search (`q`, full-text syntax: traffick*, \"scam compounds\", OR) that also finds "
+                       "Vietnamese articles through the glossary in seeds/glossary/vi-en.toml: \"rescue\" looks for "
+                       "\"giải cứu\" too. The Vietnamese terms it added are listed beside each article; "
+                       "the 100 newest matches.",
+        "sql": SEARCH_BOTH_LANGUAGES, "params": ["q"],
+    },
+    "places_map": {
+        "title": "Map of flagged articles by place",
+        "description": "Each place a flagged article names, on a map (gazetteer: seeds/places/gazetteer.csv), "
+                       "published in the last `days` days (empty: 365), 5000 places at most; a country named "
+                       "without a place is not pinned. Click a cluster to zoom, a pin for the article.",
+        "sql": PLACES_MAP, "params": ["days"],
+    },
+    "flagged_per_week_by_country": {
+        "title": "Flagged articles per week, by country",
+        "description": "Flagged articles per week (from Monday) and country of the places they name, as a "
+                       "stacked bar chart, over the last `days` days (empty: 182). An article naming two "
+                       "countries counts in both.",
+        "sql": FLAGGED_PER_WEEK_BY_COUNTRY, "params": ["days"], "front_link": _vega("country"),
+    },
+    "flagged_per_week_by_subtopic": {
+        "title": "Flagged articles per week, by subtopic",
+        "description": "Flagged articles per week (from Monday) and subtopic, as a stacked bar chart, over the "
+                       "last `days` days (empty: 182). An article with two subtopics counts in both.",
+        "sql": FLAGGED_PER_WEEK_BY_SUBTOPIC, "params": ["days"], "front_link": _vega("subtopic"),
     },
     "awaiting_label": {
         "title": "Awaiting an analyst's label",

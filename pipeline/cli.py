@@ -141,12 +141,32 @@ def _crawl(config: Config, source_names, since, lookback_days, log_file, setting
     return run_crawl(options)
 
 
+def channels_option(command):
+    return click.option("--channels", "channels_file", type=click.Path(dir_okay=False, path_type=Path),
+                        envvar="TIPWATCH_CHANNELS", default=None,
+                        help="Channel settings, [immediate] alerts and [[subscription]]s "
+                             "(default seeds/channels.toml) [env TIPWATCH_CHANNELS].")(command)
+
+
+def _send_alerts(config: Config, channels_file, quiet: bool) -> None:
+    """The immediate alerts due once a crawl ended: sent before the command returns. A problem
+    (a channel down, a secret not set) is one line on stderr; the crawl itself succeeded."""
+    from alerts.immediate import send_alerts
+
+    info, problems = send_alerts(config.open_db(), channels_file)
+    for line in [] if quiet else info:
+        click.echo(line)
+    for line in problems:
+        click.echo(line, err=True)
+
+
 @cli.command()
 @common_options
 @crawl_options
+@channels_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-def crawl(config: Config, source_names, since, lookback_days, log_file, settings, quiet):
-    """Discover, fetch, extract, classify and store new articles.
+def crawl(config: Config, source_names, since, lookback_days, log_file, settings, channels_file, quiet):
+    """Discover, fetch, extract, classify and store new articles, then send immediate alerts.
 
     Holds the database's work lock, as `run` does: while another crawl, `run` or daemon job
     holds it, exits 1 at once (a cron line simply tries again at its next time)."""
@@ -157,11 +177,12 @@ def crawl(config: Config, source_names, since, lookback_days, log_file, settings
         with work_lock(config.db, "tipwatch crawl"):
             run_id = _crawl(config, source_names, since, lookback_days, log_file, settings)
             lines = source_lines(config.open_db(), run_id)
+            if not quiet:
+                for line in lines:
+                    click.echo(line)
+            _send_alerts(config, channels_file, quiet)
     except LockBusy as exc:
         fail(str(exc))
-    if not quiet:
-        for line in lines:
-            click.echo(line)
 
 
 @cli.command("import-seeds")
@@ -184,6 +205,18 @@ def classify(config: Config, all_articles):
     counts = reclassify(config.open_db(), str(config.profile))
     for line in reclassify_lines(counts):
         click.echo(line)
+
+
+@cli.command()
+@common_options
+@click.option("--all", "all_articles", is_flag=True,
+              help="Read every stored article again (default: those not read with this gazetteer and glossary).")
+def places(config: Config, all_articles):
+    """Find the places each stored article names, and the English gist of Vietnamese ones."""
+    from .enrich import enrich_stored
+
+    counts = enrich_stored(config.open_db(), everything=all_articles)
+    click.echo(f"{counts['articles']} articles read: {counts['places']} places, {counts['gists']} gists")
 
 
 RECLASSIFY_LISTED = 50  # flips listed one per line; more are counted
@@ -328,6 +361,7 @@ def digest(config: Config, day, send, dry_run, since, channels_file, html_file):
         return
     names = [n for n in (send or "").split(",") if n.strip()] or None
     channels = _channels(channels_file, names, dry_run) if (send or dry_run) else {}
+    alerting, teams = _teams(channels_file, bool(send) and not dry_run)
     if dry_run:
         from alerts.outbox import preview
 
@@ -341,7 +375,21 @@ def digest(config: Config, day, send, dry_run, since, channels_file, html_file):
             html_file.write_text(render_email_html(data), encoding="utf-8")
             click.echo(f"email HTML: {html_file} (open it in a browser)")
         return
-    _write_and_send(config, day, channels)
+    _write_and_send(config, day, channels, alerting, teams)
+
+
+def _teams(path, sending: bool):
+    """[immediate]/[[subscription]] of the channels file, and when sending, each daily
+    subscription's channels (every missing secret named before anything is written)."""
+    from alerts.channels import ChannelConfigError
+    from alerts.subscriptions import load_alerting
+    from alerts.teams import team_channels
+
+    try:
+        alerting = load_alerting(path)
+        return alerting, (team_channels(alerting, path) if sending else {})
+    except ChannelConfigError as exc:
+        fail(str(exc))
 
 
 def _channels(path, names, dry_run):
@@ -353,12 +401,15 @@ def _channels(path, names, dry_run):
         fail(str(exc))
 
 
-def _write_and_send(config: Config, day: str, channels: dict) -> None:
+def _write_and_send(config: Config, day: str | None, channels: dict, alerting=None, teams=None) -> None:
     from alerts.digest import summary
     from alerts.outbox import write_and_deliver
 
-    path, data, reports = write_and_deliver(config.open_db(), day, config.digests, channels, config.sources)
+    path, data, reports = write_and_deliver(config.open_db(), day, config.digests, channels, config.sources,
+                                            alerting=alerting, teams=teams)
     click.echo(f"digest: {path} ({summary(data)})")
+    for team in data["team_digests"]:
+        click.echo(f"digest {team['subscription'].name}: {team['path']} ({summary(team['digest'])})")
     for report in reports:
         click.echo(report.line())
     if any(report.failed for report in reports):
@@ -368,23 +419,23 @@ def _write_and_send(config: Config, day: str, channels: dict) -> None:
 @cli.command()
 @common_options
 @crawl_options
-def run(config: Config, source_names, since, lookback_days, log_file, settings):
-    """One full cycle for cron: crawl every enabled source, then write the digest.
+@channels_option
+def run(config: Config, source_names, since, lookback_days, log_file, settings, channels_file):
+    """One full cycle for cron: crawl every enabled source, send immediate alerts, then write the
+    digest (and each subscription's).
 
     Holds the database's work lock: a second `run` (or a daemon job) meanwhile exits 1."""
-    from alerts.digest import summary, write_digest
-
     from .crawl import source_lines
     from .lock import LockBusy, work_lock
 
     try:
         with work_lock(config.db, "tipwatch run"):
             run_id = _crawl(config, source_names, since, lookback_days, log_file, settings)
-            db = config.open_db()
-            for line in source_lines(db, run_id):
+            for line in source_lines(config.open_db(), run_id):
                 click.echo(line)
-            path, data = write_digest(db, None, config.digests, config.sources)
-            click.echo(f"digest: {path} ({summary(data)})")
+            _send_alerts(config, channels_file, quiet=False)
+            alerting, _ = _teams(channels_file, sending=False)
+            _write_and_send(config, None, {}, alerting)
     except LockBusy as exc:
         fail(str(exc))
 

@@ -102,6 +102,9 @@ class Daemon:
             last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {code}"
             log.error("crawl: failed after %.1f s: %s", time.monotonic() - started, last)
             return
+        for line in stderr.splitlines():  # the child's alerts that could not go (they stay pending)
+            if line.startswith("alerts"):
+                log.warning("crawl: %s", line)
         db = store.open_db(self.config.db)
         run_id = store.latest_run_id(db)
         rows = store.run_stats(db, run_id)
@@ -124,16 +127,22 @@ class Daemon:
         from alerts.channels import ChannelConfigError, load_channels
         from alerts.digest import summary, today, write_digest
         from alerts.outbox import write_and_deliver
+        from alerts.subscriptions import load_alerting
+        from alerts.teams import team_channels
 
         db = store.open_db(self.config.db)
         day = day or today(self.schedule.timezone)
+        alerting = None
         try:
+            alerting = load_alerting()
             channels = load_channels(names=list(self.schedule.send)) if self.schedule.send else {}
+            teams = team_channels(alerting) if self.schedule.send else {}
         except ChannelConfigError as exc:
             path, data = write_digest(db, day, self.config.digests, self.config.sources)
             log.error("digest: %s (%s); not sent: %s", path, summary(data), exc)
             return
-        path, data, reports = write_and_deliver(db, day, self.config.digests, channels, self.config.sources)
+        path, data, reports = write_and_deliver(db, day, self.config.digests, channels, self.config.sources,
+                                                alerting=alerting, teams=teams)
         line = "; ".join([f"digest: {path} ({summary(data)})", *(report.line() for report in reports)])
         if any(report.failed for report in reports):
             log.error(line)
@@ -158,9 +167,12 @@ class Daemon:
         """Every channel the digest job will send to is configured, or ChannelConfigError naming
         all that is missing: found at start, not at 07:00."""
         from alerts.channels import load_channels
+        from alerts.subscriptions import load_alerting
+        from alerts.teams import team_channels
 
         if self.schedule.send:
             load_channels(names=list(self.schedule.send))
+            team_channels(load_alerting())  # each daily subscription's recipients and webhook too
 
     def run(self) -> int:
         from apscheduler.schedulers.blocking import BlockingScheduler

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 
 from alerts.digest import summary, write_digest
@@ -15,10 +16,13 @@ from alerts.digest import summary, write_digest
 from . import store
 from .crawl import CrawlOptions, run_crawl
 from .paths import profile_path
-from .samplesites import SampleSites, write_sources
+from .sampledates import weeks_to_today
+from .samplesites import SampleSites, manifest, write_sources
 from .seeds import import_seeds
 
-# the sample articles are dated 2026; the window keeps out the deliberately old one (2019)
+# the sample articles are dated November 2026, and served moved by whole weeks so that the newest
+# is of the last 7 days (pipeline/sampledates.py); the window, moved alike, keeps out the
+# deliberately old one (2019)
 DEMO_SINCE = "2020-01-01"
 # loopback answers in microseconds: no need to wait between requests
 DEMO_SETTINGS = {"AUTOTHROTTLE_START_DELAY": 0.0, "AUTOTHROTTLE_MAX_DELAY": 1.0, "DOWNLOAD_TIMEOUT": 10}
@@ -30,9 +34,23 @@ def _ports_file(db_path: Path) -> Path:
 
 def _saved_ports(db_path: Path) -> dict[str, int]:
     try:
-        return {name: int(port) for name, port in json.loads(_ports_file(db_path).read_text()).items()}
+        return {name: int(port) for name, port in json.loads(_ports_file(db_path).read_text()).items()
+                if name != SHIFT_KEY}
     except (OSError, ValueError, AttributeError):
         return {}
+
+
+SHIFT_KEY = "_shift_days"
+
+
+def _shift(db_path: Path) -> int:
+    """Days the sample dates move: those of the database's first demo run (its articles' dated
+    URLs stay the same on a re-run), else what brings the newest sample article to this week.
+    `make clean` (a new demo database) dates them to the current week again."""
+    try:
+        return int(json.loads(_ports_file(db_path).read_text())[SHIFT_KEY])
+    except (OSError, ValueError, KeyError, TypeError):
+        return weeks_to_today(manifest())
 
 
 def run_demo(db_path: Path, digests_dir: Path):
@@ -41,13 +59,15 @@ def run_demo(db_path: Path, digests_dir: Path):
     The sites' addresses are part of every article's URL, so a re-run serves them on the
     ports of the first run (kept beside the database): the re-run then finds every
     article known, as a re-run against real sites would."""
-    with SampleSites(ports=_saved_ports(db_path)) as sites, \
+    shift = _shift(db_path) if db_path.exists() else weeks_to_today(manifest())
+    with SampleSites(ports=_saved_ports(db_path), shift_days=shift) as sites, \
             tempfile.TemporaryDirectory(prefix="tipwatch-demo-") as tmp:
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        _ports_file(db_path).write_text(json.dumps(sites.ports))
+        _ports_file(db_path).write_text(json.dumps({**sites.ports, SHIFT_KEY: shift}))
         sources_file = write_sources(sites, Path(tmp) / "sources.toml")
         yield f"sample sites: {', '.join(f'{name} {sites.base_url(name)}' for name in sites.sites)}"
-        options = CrawlOptions(db=db_path, sources_file=sources_file, since=DEMO_SINCE,
+        since = (date.fromisoformat(DEMO_SINCE) + timedelta(days=shift)).isoformat()
+        options = CrawlOptions(db=db_path, sources_file=sources_file, since=since,
                                log_file=db_path.parent / "demo-crawl.log", settings=DEMO_SETTINGS)
         run_id = run_crawl(options)
         db = store.open_db(db_path)

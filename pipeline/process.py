@@ -6,6 +6,7 @@ process, and never touches the database.
 """
 from __future__ import annotations
 
+from .enrich import enrich
 from .extract import ExtractionError, ExtractOptions, decode_html, extract_article
 from .topic import load_stage
 
@@ -29,5 +30,7 @@ def process_page(page: dict, profile_path: str, min_chars: int = 200, model_path
         return {"ok": False, "kind": "extraction", "detail": str(exc)}
     except Exception as exc:  # a parser crash on one hostile page must not end the run
         return {"ok": False, "kind": "parse", "detail": f"{exc.__class__.__name__}: {exc}"}
+    # places and gist here, in the worker: the reactor's process only writes them
     return {"ok": True, "article": article,
-            "classification": classify_article(profile_path, article, model_path)}
+            "classification": classify_article(profile_path, article, model_path),
+            "enrichment": enrich(article)}

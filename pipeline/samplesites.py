@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .paths import REPO_ROOT
+from .sampledates import shift_text
 
 SITES_DIR = REPO_ROOT / "tests" / "sites"
 SOURCES_TEMPLATE = "sources.toml"
@@ -68,11 +69,12 @@ class SiteError(Exception):
 class Site:
     """One sample site: its directory, routes and the base URL it is served at."""
 
-    def __init__(self, name: str, directory: Path):
+    def __init__(self, name: str, directory: Path, shift_days: int = 0):
         self.name = name
         self.directory = directory.resolve()
         self.routes = self._load_routes()
         self.base_url = ""
+        self.shift_days = shift_days  # dates served moved by this many days (pipeline/sampledates.py)
 
     def _load_routes(self) -> dict:
         path = self.directory / "routes.toml"
@@ -110,14 +112,21 @@ class Site:
         body = file.read_bytes()
         if file.suffix == ".gz":
             return body
-        return body.replace(b"{{BASE}}", self.base_url.encode("ascii"))
+        body = body.replace(b"{{BASE}}", self.base_url.encode("ascii"))
+        if self.shift_days:  # dates are ASCII: latin-1 keeps every other byte as it was, whatever the charset
+            body = shift_text(body.decode("latin-1"), self.shift_days, self.name).encode("latin-1")
+        return body
+
+    def file_path(self, requested: str) -> str:
+        """The path of the file behind a requested path (dated ids shifted back)."""
+        return shift_text(requested, -self.shift_days, self.name) if self.shift_days else requested
 
 
 class SampleSites:
     """Serves the sample sites named in the sources template (default: all of them)."""
 
     def __init__(self, root: Path = SITES_DIR, names: list[str] | None = None,
-                 template: str = SOURCES_TEMPLATE, ports: dict[str, int] | None = None):
+                 template: str = SOURCES_TEMPLATE, ports: dict[str, int] | None = None, shift_days: int = 0):
         self.root = Path(root)
         self.wanted_ports = dict(ports or {})  # site → port to use again if free (0: any)
         self.template = template
@@ -125,7 +134,8 @@ class SampleSites:
         missing = [n for n in names if not (self.root / n).is_dir()]
         if missing:
             raise SiteError(f"no sample site directory for {missing} in {self.root}")
-        self.sites = {name: Site(name, self.root / name) for name in names}
+        self.shift_days = shift_days
+        self.sites = {name: Site(name, self.root / name, shift_days) for name in names}
         self.request_log: Counter = Counter()         # path → requests, all sites together
         self.requests_by_site = {name: Counter() for name in names}
         self.conditional_hits: list[str] = []         # paths answered 304 (list.append is thread-safe)
@@ -201,17 +211,19 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
 
     def answer(self, send_body: bool) -> None:
         parts = urlsplit(self.path)
-        self.sample.record(self.site, parts.path)
-        route = self.site.routes.get(parts.path, {})
+        path = self.site.file_path(parts.path)
+        self.sample.record(self.site, path)
+        route = self.site.routes.get(path, {})
         if route.get("delay") and self.sample.stopping.wait(float(route["delay"])):
             return
         if "redirect" in route:
-            return self.send_plain(301, "Moved", send_body, Location=self.site.base_url + route["redirect"])
+            return self.send_plain(301, "Moved", send_body, Location=self.site.base_url
+                                  + shift_text(route["redirect"], self.site.shift_days, self.site.name))
         if "status" in route:
             return self.send_plain(int(route["status"]), "Internal error, try again later", send_body)
         if "huge_mb" in route:
             return self.send_huge(int(route["huge_mb"]), send_body)
-        file = self.site.file_for(parts.path, parts.query)
+        file = self.site.file_for(path, parts.query)
         if file is None:
             return self.send_plain(404, "Page not found", send_body)
         self.send_file(file, route.get("content_type"), send_body)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import store
 from .paths import CORPUS_DIR, SEEDS_DIR
+from .enrich import enrich
 from .process import classify_article
 from .training import active_model_path
 
@@ -62,5 +63,6 @@ def import_seeds(db, profile_path: str) -> list[dict]:
         article_id = store.save_article(db, article)
         classification = classify_article(profile_path, article, model)
         store.save_classification(db, article_id, classification)
+        store.save_enrichment(db, article_id, enrich(article))  # places, gist
         results.append({"id": article_id, "title": article["title"], "flagged": classification["flagged"]})
     return results

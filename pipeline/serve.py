@@ -34,12 +34,16 @@ from . import browse, store
 DATASETTE_DIR = Path(__file__).resolve().parent / "datasette"
 METADATA_FILE = DATASETTE_DIR / "metadata.yml"
 PLUGINS_DIR = DATASETTE_DIR / "plugins"
+TEMPLATES_DIR = DATASETTE_DIR / "templates"  # an article's page (row-tipwatch-articles.html)
 DATABASE = "tipwatch"
 SETTINGS = {
     "default_page_size": 50,
     "truncate_cells_html": 300,      # long cells (snippets, descriptions) cut in tables, whole on a row's page
     "suggest_facets": False,         # facets are chosen in the metadata; suggesting them costs a query each
-    "facet_time_limit_ms": 500,      # a facet over ~400k articles fits; beyond, facets show once the list is narrowed
+    # a facet that cannot finish in this time says so and the page carries on: on a million
+    # articles the subtopic and country facets of every flagged one (json_each over 50,000 rows)
+    # do not fit, those of a narrowed list (a source, a month, a search) do (bench/storage_scale.py)
+    "facet_time_limit_ms": 30,
     "sql_time_limit_ms": 3000,
 }
 # keys of a canned query Datasette knows; nothing here sets "write"
@@ -112,13 +116,22 @@ def canned_queries() -> dict[str, dict]:
     return queries
 
 
+# the Articles page opens on flagged articles, in the columns that fit a 1366 px screen (the rest
+# are on each article's page)
+ARTICLE_COLUMNS = ["published", "title", "source", "language", "score", "matched_terms", "subtopics", "countries"]
+ARTICLES_LINK = (f"/{DATABASE}/article_overview?flagged=1&_sort_desc=published&"
+                 + "&".join(f"_col={column}" for column in ARTICLE_COLUMNS))
+
+
 def start_here_html() -> str:
     """The front page's list of starting points: the Articles view, then every canned query."""
-    links = [(f"/{DATABASE}/article_overview", "Articles",
-              "search, facets by source, language, subtopic, country and month; newest first")]
-    links += [(f"/{DATABASE}/{name}", query["title"], query["description"].split(". ")[0])
+    links = [(ARTICLES_LINK, "Articles",
+              "the flagged ones, newest first (remove the filter for all); search, facets by source, language, "
+              "subtopic, country and month")]
+    # front_link: what the link adds, e.g. the chart settings datasette-vega reads from the fragment
+    links += [(f"/{DATABASE}/{name}{query.get('front_link', '')}", query["title"], query["description"].split(". ")[0])
               for name, query in browse.CANNED_QUERIES.items()]
-    items = "".join(f'<li><a href="{href}">{escape(title)}</a>: {escape(text)}</li>'
+    items = "".join(f'<li><a href="{escape(href)}">{escape(title)}</a>: {escape(text)}</li>'
                     for href, title, text in links)
     return f"<p><strong>Start here</strong></p><ul>{items}</ul>"
 
@@ -132,8 +145,22 @@ def metadata(user: str | None = None) -> dict:
     if user:
         data["allow"] = {"id": user}
         # "$env": Datasette reads the hash from the environment each time the plugin asks
-        data["plugins"] = {AUTH_PLUGIN: {f"{user}_password_hash": {"$env": PASSWORD_HASH_ENV}}}
+        data.setdefault("plugins", {})[AUTH_PLUGIN] = {f"{user}_password_hash": {"$env": PASSWORD_HASH_ENV}}
+    data.setdefault("plugins", {})["datasette-cluster-map"] = map_settings()
     return data
+
+
+MAP_TILES_ENV = "TIPWATCH_MAP_TILES"
+# OpenStreetMap's tiles, as datasette-cluster-map's default; an office without outside access
+# points TIPWATCH_MAP_TILES at its own tile server (the pins and clusters need no tiles)
+DEFAULT_TILES = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+def map_settings(environ=os.environ) -> dict:
+    """datasette-cluster-map's settings: the tile server (TIPWATCH_MAP_TILES) and its credit."""
+    tiles = environ.get(MAP_TILES_ENV, "").strip() or DEFAULT_TILES
+    return {"tile_layer": tiles, "tile_layer_options": {
+        "maxZoom": 18, "attribution": "&copy; OpenStreetMap contributors" if tiles == DEFAULT_TILES else tiles}}
 
 
 def prepare_database(db_path: Path) -> None:
@@ -147,7 +174,8 @@ def build_datasette(db_path: Path, user: str | None = None):
     from datasette.app import Datasette
     from datasette.database import Database
 
-    datasette = Datasette(metadata=metadata(user), plugins_dir=str(PLUGINS_DIR), settings=SETTINGS)
+    datasette = Datasette(metadata=metadata(user), plugins_dir=str(PLUGINS_DIR), template_dir=str(TEMPLATES_DIR),
+                          settings=SETTINGS)
     datasette.add_database(Database(datasette, path=str(db_path.resolve()), is_mutable=True), name=DATABASE)
     datasette.remove_database("_memory")  # added when no file is given; an empty database on the front page
     return datasette

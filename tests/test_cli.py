@@ -24,7 +24,7 @@ def test_readme_shows_the_two_commands():
 def test_init_creates_database(tmp_path):
     result = CliRunner().invoke(cli, ["init", "--db", str(tmp_path / "t.db")])
     assert result.exit_code == 0, result.output
-    assert result.output == f"{tmp_path / 't.db'}: schema version 7, 0 articles\n"
+    assert result.output == f"{tmp_path / 't.db'}: schema version 8, 0 articles\n"
 
 
 def test_env_picks_database(tmp_path):

@@ -82,3 +82,22 @@ def test_site_errors_are_named(root):
     (root / "demo" / "routes.toml").write_text('["/x.html"]\nstatuss = 500\n')
     with pytest.raises(SiteError, match="route '/x.html': must start with / and use only"):
         SampleSites(root)
+
+
+def test_served_dates_move_and_dated_paths_map_back_to_their_files():
+    """SampleSites(shift_days=N) (the demo's): pages and feeds carry dates N days later, a dated
+    article id moved by N days serves the file of the original id, the original id is gone, and
+    routes (a 500 here) follow their paths moved too."""
+    rescue = "/giai-cuu-27-cong-dan-bi-lua-sang-campuchia-lam-viec-cho-cac-co-so-lua-dao-truc-tuyen-10226112{}101208457.htm"
+    with SampleSites(names=["bcp"], shift_days=7) as sites:
+        base = sites.base_url("bcp")
+        status, _, body = get(base + rescue.format("8"))  # 2026-11-21 → 2026-11-28
+        assert status == 200 and rescue.format("8").encode() in body  # its canonical link, moved too
+        assert b"2026-11-28" in body and b"2026-11-21" not in body
+        assert get(base + rescue.format("1"))[0] == 404
+        status, _, feed = get(base + "/rss/home.rss")
+        assert status == 200 and rescue.format("8").encode() in feed and b"28 Nov 2026" in feed
+        assert sites.request_log[rescue.format("1")] == 1  # logged under its file's path
+        assert get(base + "/hop-bao-chinh-phu-thuong-ky-102261127150000333.htm")[0] == 500
+    with SampleSites(names=["bcp"]) as sites:  # the tests' default: as written
+        assert get(sites.base_url("bcp") + rescue.format("1"))[0] == 200

@@ -22,7 +22,7 @@ import pytest
 import sqlite_utils
 from conftest import REPO, article, tipwatch, verdict
 
-from pipeline import browse, health, store
+from pipeline import browse, health, serve, store
 from pipeline.samplesites import SampleSites, write_sources
 
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10"]
@@ -121,7 +121,11 @@ def add_browse_fixtures(db) -> dict:
     second = store.save_digest(db, next_day, "/tmp/next.md", [follow],
                                {follow: (story, {"day": first_day, "title": "x", "key": story})})
     store.enqueue_deliveries(db, "email", second, [follow])
-    return {"labelled": ids[4], "story": story, "story_ids": [rescue, follow], "follow_up": follow,
+    # the rescue of 27 citizens is one story of several outlets in the first digest, then the follow-up
+    first_items = [row[0] for row in db.execute("""SELECT di.article_id FROM digest_items di JOIN digests d
+                   ON d.id = di.digest_id WHERE d.day = ? AND di.story_key = ? ORDER BY di.position""",
+                                                [first_day, story])]
+    return {"labelled": ids[4], "story": story, "story_ids": first_items + [follow], "follow_up": follow,
             "probabilities": probabilities, "days": [first_day, next_day]}
 
 
@@ -147,7 +151,9 @@ def test_front_page_opens_on_starting_points(served):
     assert status == 200
     assert "tipwatch — trafficking in persons in the news" in html
     for name, canned in browse.CANNED_QUERIES.items():
-        assert f'href="/tipwatch/{name}"' in html and canned["title"].replace("'", "&#39;") in html
+        # a chart's link carries its settings in the fragment (datasette-vega)
+        end = "#" if canned.get("front_link") else '"'
+        assert f'href="/tipwatch/{name}{end}' in html and canned["title"].replace("'", "&#39;") in html
     assert 'href="/tipwatch/article_overview"' in html and "_memory" not in html
     database = get_json(served["base"] + "/tipwatch.json")
     assert [q["name"] for q in database["queries"]] == list(browse.CANNED_QUERIES)
@@ -163,7 +169,8 @@ def test_full_text_search_finds_a_known_article(served):
 
 
 def test_articles_have_facets_and_are_newest_first(served):
-    data = get_json(served["base"] + "/tipwatch/article_overview.json?_shape=objects&_size=100")
+    data = get_json(served["base"] + "/tipwatch/article_overview.json?_shape=objects&_size=100&_facet_size=max"
+                    "&_facet=flagged")  # flagged: the page opens filtered on it, so it is not a default facet
     facets = data["facet_results"]
     assert set(facets) == {"source", "language", "flagged", "subtopics", "countries", "published_month"}
     total = served["db"].execute("SELECT count(*) FROM articles").fetchone()[0]
@@ -215,13 +222,13 @@ def test_flagged_feed_is_an_atom_feed(served):
 def test_stories_group_the_articles_of_one_story(served):
     one = query(served["base"], "stories", story=served["story"])
     assert [row["article_id"] for row in one] == served["story_ids"]
-    assert {row["story_articles"] for row in one} == {2}
-    assert [row["follow_up"] for row in one] == [0, 1]
+    assert {row["story_articles"] for row in one} == {len(served["story_ids"])} and len(served["story_ids"]) >= 2
+    assert [row["follow_up"] for row in one] == [0] * (len(served["story_ids"]) - 1) + [1]
     every = query(served["base"], "stories")
     sent = served["db"].execute("SELECT count(*) FROM digest_items").fetchone()[0]
     assert len(every) == sent
     positions = [i for i, row in enumerate(every) if row["story"] == served["story"]]
-    assert positions == list(range(positions[0], positions[0] + 2))  # a story's articles are together
+    assert positions == list(range(positions[0], positions[0] + len(served["story_ids"])))  # a story's articles are together
 
 
 def test_source_health_agrees_with_tipwatch_status(served):
@@ -336,11 +343,47 @@ def read_while_running(base: str, crawl: subprocess.Popen, limit: int = 3000, se
 # ---------------------------------------------------------------- the SQL behind it, without a server
 
 def test_views_are_created_once_and_replaced_when_changed(db, monkeypatch):
-    assert browse.ensure_views(db) == ["article_overview"]
+    monkeypatch.setitem(browse.VIEWS, "recent_titles", "SELECT id, title FROM articles")
+    assert browse.ensure_views(db) == ["recent_titles"]
     assert browse.ensure_views(db) == []
-    monkeypatch.setitem(browse.VIEWS, "article_overview", "SELECT id, title FROM articles")
-    assert browse.ensure_views(db) == ["article_overview"]
-    assert db["article_overview"].columns_dict == {"id": int, "title": str}
+    monkeypatch.setitem(browse.VIEWS, "recent_titles", "SELECT id FROM articles")
+    assert browse.ensure_views(db) == ["recent_titles"]
+    assert db["recent_titles"].columns_dict == {"id": int}
+
+
+def overview_rows(db) -> list[tuple]:
+    return db.execute("SELECT * FROM article_overview ORDER BY id").fetchall()
+
+
+def test_the_articles_table_follows_articles_classifications_and_labels(db):
+    """article_overview (schema 8) is a table kept by triggers: it must always equal the join it
+    replaced, whatever is written, and a database with the old view migrates to it."""
+    def expected():
+        return db.execute(store.OVERVIEW_SELECT + " ORDER BY a.id").fetchall()
+
+    first = store.save_article(db, article(1, title="Raid frees 12 workers"))
+    second = store.save_article(db, article(2, title="Budget hearing"))
+    assert overview_rows(db) == [] == expected()  # stored, not yet classified: not listed
+    store.save_classification(db, first, verdict(True))
+    store.save_classification(db, second, verdict(False))
+    assert overview_rows(db) == expected() and len(expected()) == 2
+    store.save_label(db, second, 1, "missed it")
+    store.save_classification(db, first, verdict(False))
+    store.save_article(db, article(1, title="Raid frees 14 workers"))  # same URL: updated in place
+    assert overview_rows(db) == expected()
+    assert [row[4] for row in overview_rows(db)] == ["Raid frees 14 workers", "Budget hearing"]
+    with db.conn:
+        db.execute("DELETE FROM labels")
+        db.execute("DELETE FROM classifications WHERE article_id = ?", [first])
+    assert overview_rows(db) == expected() and [row[0] for row in overview_rows(db)] == [second]
+    # a version 7 database, with the view, gets the table filled
+    with db.conn:
+        db.execute("DROP TABLE article_overview")
+        db.execute("CREATE VIEW article_overview AS " + store.OVERVIEW_SELECT)
+        db.execute("PRAGMA user_version = 7")
+    store.migrate(db)
+    assert db.execute("SELECT type FROM sqlite_master WHERE name = 'article_overview'").fetchone()[0] == "table"
+    assert overview_rows(db) == expected()
 
 
 def add_run(db, source: str, hours_ago: float, requests=10, ok=10, found=10, fetched=5, stored=1, extraction_failures=0):
@@ -460,3 +503,179 @@ def test_search_index_of_an_older_database_is_rebuilt_accent_folding(tmp_path):
     store.save_article(db, {"url": "https://x.test/2.html", "source": "x", "title": "Đà Nẵng court jails traffickers",
                             "text": "The court in Đà Nẵng sentenced three people.", "language": "en"}, ())
     assert len(db.execute(search, ['"Da Nang" OR "Đa Nang"']).fetchall()) == 1  # triggers index new rows folded
+
+
+# ---------------------------------------------------------------- searching and reading as an analyst
+
+def test_english_search_finds_vietnamese_items_through_the_glossary(served):
+    plain = get_json(served["base"] + "/tipwatch/article_overview.json?_shape=objects&_search=rescue")
+    assert not any(row["title"].startswith(RESCUE_TITLE) for row in plain["rows"])  # English words only
+    rows = query(served["base"], "search_both_languages", q="rescue")
+    rescue = [row for row in rows if row["title"].startswith(RESCUE_TITLE)]
+    assert rescue and rescue[0]["language"] == "vi" and "giải cứu" in rescue[0]["vietnamese_terms_searched"]
+    assert {row["language"] for row in rows} == {"en", "vi"}  # the English matches are still there
+    english = {row["article_id"] for row in rows if row["language"] == "en"}
+    assert english == {row["id"] for row in plain["rows"]}
+    assert query(served["base"], "search_both_languages") == []  # an empty form finds nothing
+    pairs = browse.glossary_pairs()
+    assert ("human trafficking", "mua bán người") in pairs and ("rescue", "giải cứu") in pairs and all(en == en.lower() for en, _ in pairs)
+
+
+def test_the_front_page_opens_articles_on_the_flagged_ones(served):
+    status, html = get(served["base"] + "/")
+    link = html.split('">Articles</a>')[0].rsplit('href="', 1)[1].replace("&amp;", "&")
+    assert link.startswith("/tipwatch/article_overview?flagged=1&")
+    data = get_json(served["base"] + link.replace("?", ".json?", 1) + "&_shape=objects&_size=100")
+    flagged = [row["id"] for row in flagged_rows(served["db"])]
+    assert sorted(row["id"] for row in data["rows"]) == sorted(flagged) and flagged
+    assert data["filtered_table_rows_count"] == len(flagged)
+    assert list(data["rows"][0]) == ["id", *serve.ARTICLE_COLUMNS]
+    published = [row["published"] for row in data["rows"]]
+    assert published == sorted(published, reverse=True)
+
+
+def test_an_articles_page_says_why_it_was_flagged(served):
+    db = served["db"]
+    for title, heading in ((RESCUE_TITLE, "Flagged: on topic"), (PANGOLIN_TITLE, "Not flagged")):
+        article_id_ = article_id(db, title)
+        row = db.execute("SELECT reason, rules, matched_terms FROM classifications WHERE article_id = ?",
+                         [article_id_]).fetchone()
+        status, html = get(f"{served['base']}/tipwatch/articles/{article_id_}")
+        assert status == 200 and heading in html
+        section = html.split('class="tipwatch-verdict"')[1].split("</section>")[0]
+        assert str(escape_html(row[0])) in section  # the reason
+        for rule in json.loads(row[1]):
+            assert rule in section
+        for term in json.loads(row[2]):
+            assert str(escape_html(term)) in section
+        assert html.index("tipwatch-verdict") < html.index("<table class=\"rows-and-columns")  # above the article
+
+
+def escape_html(text: str) -> str:
+    from markupsafe import escape
+    return escape(text)
+
+
+# ---------------------------------------------------------------- the Articles page on a laptop screen
+
+LAPTOP = (1366, 768)
+
+
+class DevTools:
+    """Just enough of the Chrome DevTools protocol (a WebSocket on loopback, framed by hand: no
+    client library ships) to load a page in headless Chromium and evaluate JavaScript in it."""
+
+    def __init__(self, ws_url: str):
+        parts = urllib.parse.urlsplit(ws_url)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+        key = "dGlwd2F0Y2gtZGV2dG9vbHM="
+        self.sock.sendall((f"GET {parts.path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        self.next_id = 0
+
+    def _read(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            assert chunk, "DevTools closed the connection"
+            data += chunk
+        return data
+
+    def _frame(self) -> bytes:
+        message = b""
+        while True:
+            first, second = self._read(2)
+            length = second & 0x7F
+            if length == 126:
+                length = struct.unpack(">H", self._read(2))[0]
+            elif length == 127:
+                length = struct.unpack(">Q", self._read(8))[0]
+            message += self._read(length)
+            if first & 0x80:
+                return message
+
+    def call(self, method: str, **params):
+        self.next_id += 1
+        payload = json.dumps({"id": self.next_id, "method": method, "params": params}).encode()
+        mask = os.urandom(4)
+        header = bytes([0x81]) + (bytes([0x80 | len(payload)]) if len(payload) < 126
+                                  else bytes([0x80 | 126]) + struct.pack(">H", len(payload)))
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        while True:
+            reply = json.loads(self._frame())
+            if reply.get("id") == self.next_id:
+                assert "error" not in reply, reply
+                return reply["result"]
+
+    def evaluate(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+
+@contextmanager
+def devtools_page(profile):
+    port = free_port()
+    proc = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                             "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
+                             f"--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={port}", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                pages = [t for t in get_json(f"http://127.0.0.1:{port}/json/list") if t["type"] == "page"]
+                if pages:
+                    break
+            except (OSError, AssertionError):
+                pass
+            assert time.monotonic() < deadline, "Chromium's DevTools did not answer"
+            time.sleep(0.2)
+        yield DevTools(pages[0]["webSocketDebuggerUrl"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def load(page: DevTools, url: str) -> None:
+    page.call("Emulation.setDeviceMetricsOverride", width=LAPTOP[0], height=LAPTOP[1], deviceScaleFactor=1, mobile=False)
+    page.call("Page.navigate", url=url)
+    deadline = time.monotonic() + 30
+    while not (page.evaluate("location.href") == url and page.evaluate("document.readyState") == "complete"):
+        assert time.monotonic() < deadline, f"{url} did not load"
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (see test_chromium_shows_the_page_...)")
+def test_the_articles_page_fits_a_laptop_screen(served, tmp_path):
+    """At 1366×768 in headless Chromium: the Articles link of the front page opens on flagged
+    articles, its table is no wider than the window, its facets end within the first screen and the
+    first article starts in it; an article's page shows its verdict in the first screen."""
+    with devtools_page(tmp_path / "profile") as page:
+        load(page, served["base"] + "/")
+        href = page.evaluate("[...document.querySelectorAll('a')].find(a => a.textContent === 'Articles').href")
+        load(page, href)
+        layout = page.evaluate("""JSON.stringify({
+            width: window.innerWidth, height: window.innerHeight,
+            scrollWidth: document.documentElement.scrollWidth,
+            tableRight: document.querySelector('table.rows-and-columns').getBoundingClientRect().right,
+            facetsBottom: Math.max(...[...document.querySelectorAll('.facet-info')].map(f => f.getBoundingClientRect().bottom)),
+            firstRowTop: document.querySelector('table.rows-and-columns tbody tr').getBoundingClientRect().top,
+            rows: document.querySelectorAll('table.rows-and-columns tbody tr').length,
+            flaggedFilter: !!document.querySelector('select[name="_filter_column_1"] option[value="flagged"][selected]')
+                           || location.search.includes('flagged=1')})""")
+        layout = json.loads(layout)
+        print(layout)
+        assert (layout["width"], layout["height"]) == LAPTOP
+        assert layout["scrollWidth"] <= LAPTOP[0] and layout["tableRight"] <= LAPTOP[0], layout
+        assert layout["facetsBottom"] < LAPTOP[1] and layout["firstRowTop"] < LAPTOP[1] - 40, layout
+        assert layout["flaggedFilter"] and layout["rows"] == len(flagged_rows(served["db"]))
+        rescue = article_id(served["db"], RESCUE_TITLE)
+        load(page, f"{served['base']}/tipwatch/articles/{rescue}")
+        verdict_top = page.evaluate("document.querySelector('.tipwatch-verdict').getBoundingClientRect().top")
+        text = page.evaluate("document.querySelector('.tipwatch-verdict').innerText")
+        assert verdict_top < LAPTOP[1] / 2 and "Flagged: on topic" in text and "Why:" in text

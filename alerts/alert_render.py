@@ -1,0 +1,83 @@
+"""One immediate alert, rendered for its channel: a short email or a short Slack message with
+the title, source, time, why it qualified and the link. Article text is untrusted: it is
+cleaned to one line, and escaped for Slack as the digest's blocks are (alerts/render.py)."""
+from __future__ import annotations
+
+import hashlib
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+from . import render
+from .channels import EmailChannel, Message, SlackChannel
+
+
+def view(item: dict, reasons: list[str]) -> dict:
+    """The alert as plain, cleaned fields: what every channel shows."""
+    return {
+        "id": item["id"],
+        "title": render.clean(item.get("title")) or "(untitled)",
+        "source": render.clean(item.get("source")) or "?",
+        "published": render.published_text(item.get("published")) or "date unknown",
+        "language": render.language_name(item.get("language")),
+        "score": float(item.get("score") or 0.0),
+        "why": "; ".join(render.clean(r) for r in reasons) or "flagged",
+        "link": render.safe_url(item.get("url")),
+        "url": render.clean(item.get("url")),
+        "matched": render.join_terms(render.clean(t) for t in item.get("matched_terms") or []),
+        "snippet": render.clean(item.get("snippet")),
+    }
+
+
+def email_text(v: dict) -> str:
+    lines = [v["title"], "", f"{v['source']} · {v['published']} · {v['language']} · score {v['score']:.1f}",
+             f"Why: {v['why']}", v["link"] or v["url"] or "(no link)"]
+    if v["matched"]:
+        lines.append(f"Matched: {v['matched']}")
+    if v["snippet"]:
+        lines += ["", f'"{v["snippet"]}"']
+    lines += ["", "--", "An immediate alert from tipwatch; the daily digest lists it as alerted, not as new."]
+    return "\n".join(lines) + "\n"
+
+
+def email_message(channel: EmailChannel, target: str, item: dict, reasons: list[str]) -> Message:
+    v = view(item, reasons)
+    msg = EmailMessage()
+    prefix = render.clean(channel.subject_prefix)
+    subject = f"ALERT: {v['title']}"
+    msg["Subject"] = f"{prefix} {subject}" if prefix else subject
+    msg["From"] = channel.sender
+    msg["To"] = ", ".join(channel.to) if channel.to else "undisclosed-recipients:;"
+    msg["Date"] = formatdate(localtime=True)
+    # the same alert to the same target keeps its Message-ID: a resend after an ambiguous
+    # failure is recognisable as a duplicate by mail systems
+    fingerprint = hashlib.sha256(f"{target}|{v['id']}|{channel.to}".encode()).hexdigest()[:16]
+    domain = parseaddr(channel.sender)[1].rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = f"<tipwatch.alert.{v['id']}.{fingerprint}@{domain}>"
+    msg["X-Tipwatch-Alert"] = str(v["id"])
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(email_text(v), subtype="plain", charset="utf-8", cte="quoted-printable")
+    return Message("email", 0, [v["id"]], msg, f"alert email to {', '.join(channel.to)}: article {v['id']}")
+
+
+def slack_payload(v: dict) -> dict:
+    meta = " · ".join(render.slack_fit(p, 120) for p in (v["source"], v["published"], v["language"])) \
+        + f" · score {v['score']:.1f}"
+    text = "\n".join([f":rotating_light: *ALERT: {render.slack_link(v['link'], v['title'], 400)}*", meta,
+                      "Why: " + render.slack_fit(v["why"], 600)]
+                     + (["Matched: " + render.slack_fit(v["matched"], 400)] if v["matched"] else []))
+    if v["snippet"]:
+        text += "\n>" + render.slack_fit(v["snippet"], 1200)
+    return {"text": f"tipwatch ALERT: {v['title']}"[:render.SLACK_FALLBACK_TEXT],
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:render.SLACK_SECTION_TEXT],
+                                                    "verbatim": True}}]}
+
+
+def slack_message(channel: SlackChannel, target: str, item: dict, reasons: list[str]) -> Message:
+    v = view(item, reasons)
+    return Message("slack", 0, [v["id"]], slack_payload(v), f"alert slack {channel.channel}: article {v['id']}")
+
+
+def alert_message(channel, target: str, item: dict, reasons: list[str]) -> Message:
+    if isinstance(channel, EmailChannel):
+        return email_message(channel, target, item, reasons)
+    return slack_message(channel, target, item, reasons)

@@ -1,0 +1,57 @@
+"""What is read off an article's text besides its topic: the places it names and, for a
+Vietnamese article, its English gist (and, with an operator's model, the title and lead in
+English). Pure data in, plain data out: it runs in the crawl's worker processes as well as in
+`tipwatch places`, and never touches the database."""
+from __future__ import annotations
+
+import re
+
+from .gist import build_gist, load_glossary
+from .places import extract_places, load_gazetteer
+from .translate import configured_translator
+
+LEAD_CHARS = 400  # the lead given to a translation model: the opening sentences, not the article
+
+
+def version() -> str:
+    """Changes when the gazetteer or the glossary does, so `tipwatch places` redoes old rows."""
+    return f"{load_gazetteer().version}-{load_glossary().version}"
+
+
+def lead(text: str) -> str:
+    """The opening sentences of the text, up to LEAD_CHARS, cut at a sentence end when one fits."""
+    head = " ".join((text or "").split())[:LEAD_CHARS]
+    cut = max((m.end() for m in re.finditer(r"[.!?](?=\s)", head)), default=0)
+    return head[:cut] if cut > LEAD_CHARS // 3 else head
+
+
+def enrich(article: dict) -> dict:
+    """{"places": [rows], "gist": str | None, "title_en", "lead_en", "method", "version"}."""
+    title, text = article.get("title") or "", article.get("text") or ""
+    found = extract_places(f"{title}\n{text}")
+    result = {"places": [f.as_row() for f in found], "gist": None, "title_en": None, "lead_en": None,
+              "method": None, "version": version()}
+    if (article.get("language") or "") != "vi":
+        return result
+    result["gist"] = build_gist(title, text, article.get("published"), places=found).text or None
+    result["method"] = "glossary"
+    translator = configured_translator()
+    if translator is not None:
+        result["title_en"], result["lead_en"] = translator.translate([title, lead(text)])
+        result["method"] = f"glossary+{translator.name}"
+    return result
+
+
+def enrich_stored(db, everything: bool = False) -> dict:
+    """Read places and gists for stored articles: those never read or read with another gazetteer
+    or glossary (every article with `everything`). Returns counts for `tipwatch places`."""
+    from . import store  # here: the worker processes that import enrich() never need the database
+
+    articles = places = gists = 0
+    for article in list(store.articles_to_enrich(db, version(), everything)):
+        result = enrich(article)
+        store.save_enrichment(db, article["id"], result)
+        articles += 1
+        places += len(result["places"])
+        gists += result["gist"] is not None
+    return {"articles": articles, "places": places, "gists": gists}

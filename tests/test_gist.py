@@ -1,0 +1,73 @@
+"""The English gist of Vietnamese articles (pipeline/gist.py), the translation plug-in point
+(pipeline/translate.py) and the gist in every channel."""
+import pytest
+from conftest import article, verdict
+
+from alerts.digest import build_digest, render_markdown
+from alerts.render import render_email_html, render_email_text, slack_messages
+from pipeline import store, translate
+from pipeline.enrich import enrich
+from pipeline.gist import build_gist
+
+RESCUE = ("Giải cứu 27 công dân bị lừa sang Campuchia",
+          "Công an tỉnh Tây Ninh vừa giải cứu, tiếp nhận 27 công dân trở về từ Svay Rieng qua cửa khẩu "
+          "Mộc Bài. Ngày 20/11/2026 sẽ xét xử 3 bị cáo.")
+
+
+def test_gist_renders_people_places_dates_and_terms():
+    gist = build_gist(*RESCUE, "2026-11-18")
+    assert gist.counts == ["27 citizens rescued", "3 defendants tried"]
+    assert gist.places == "Tây Ninh, Mộc Bài (Viet Nam) ← Svay Rieng (Cambodia)"
+    assert gist.dates == ["trial 2026-11-20"]
+    assert "rescue" in gist.terms and "cambodia" not in gist.terms  # a country is a place, not a term
+    assert gist.text.startswith("27 citizens rescued · 3 defendants tried · Tây Ninh")
+
+
+def test_a_date_without_year_takes_the_articles_and_plain_dates_are_left_out():
+    assert build_gist("Tin", "Thứ Bảy, 21/11/2026. Xét xử vào ngày 2/12.", "2026-11-21").dates == ["trial 2026-12-02"]
+    assert build_gist("Tin", "Thứ Bảy, 21/11/2026 10:12", "2026-11-21").dates == []
+
+
+def test_english_articles_get_places_but_no_gist(monkeypatch):
+    monkeypatch.delenv(translate.TRANSLATOR_ENV, raising=False)
+    monkeypatch.delenv(translate.MT_DIR_ENV, raising=False)
+    result = enrich({"title": "Rescue", "text": "Police in Tay Ninh", "language": "en"})
+    assert result["gist"] is None and [p["place"] for p in result["places"]] == ["Tây Ninh"]
+    vi = enrich({"title": RESCUE[0], "text": RESCUE[1], "language": "vi"})
+    assert vi["method"] == "glossary" and vi["title_en"] is None
+
+
+def test_an_operators_translator_is_used_for_title_and_lead(monkeypatch):
+    monkeypatch.setenv(translate.TRANSLATOR_ENV, "fake_translator:make")
+    result = enrich({"title": RESCUE[0], "text": RESCUE[1], "language": "vi"})
+    assert result["title_en"] == "Rescue of 27 citizens tricked into going to Cambodia"
+    assert result["lead_en"].startswith("[en] Công an tỉnh Tây Ninh") and result["method"] == "glossary+fake-mt"
+
+
+@pytest.mark.parametrize("env, value, message", [
+    (translate.TRANSLATOR_ENV, "fake_translator:nothing", "TIPWATCH_TRANSLATOR=fake_translator:nothing"),
+    (translate.TRANSLATOR_ENV, "no_colon", "package.module:factory"),
+    (translate.MT_DIR_ENV, "/nonexistent/model", "no such directory"),
+])
+def test_a_misconfigured_translator_is_an_error_naming_the_variable(monkeypatch, env, value, message):
+    monkeypatch.delenv(translate.TRANSLATOR_ENV, raising=False)
+    monkeypatch.setenv(env, value)
+    with pytest.raises(translate.TranslatorError, match=message):
+        translate.configured_translator()
+
+
+def test_the_gist_is_beside_the_vietnamese_title_in_every_channel(db, monkeypatch):
+    monkeypatch.setenv(translate.TRANSLATOR_ENV, "fake_translator:make")
+    vi = article(1, language="vi", title=RESCUE[0], text=RESCUE[1])
+    article_id = store.save_article(db, vi)
+    store.save_classification(db, article_id, verdict(True))
+    store.save_enrichment(db, article_id, enrich(vi))
+    digest = build_digest(db, "2026-11-20")
+    gist = "27 citizens rescued · 3 defendants tried · Tây Ninh, Mộc Bài (Viet Nam) ← Svay Rieng (Cambodia)"
+    markdown = render_markdown(digest)
+    assert f"- English gist (not a translation): {gist}" in markdown
+    assert "Title, machine-translated: Rescue of 27 citizens" in markdown
+    assert f"English gist (not a translation): {gist}" in render_email_text(digest)
+    assert gist.replace("←", "&larr;") in render_email_html(digest) or gist in render_email_html(digest)
+    slack = str(slack_messages(digest))
+    assert "English gist (not a translation):_ 27 citizens rescued" in slack and "Tây Ninh" in slack
