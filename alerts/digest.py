@@ -79,9 +79,17 @@ def attach_alerts(db, items: list[dict], day: str) -> None:
 
 def alerted_text(alerts: list[tuple[str, str]], day: str, zone: ZoneInfo) -> str:
     """[(target, delivered_at UTC ISO)] → "10:42 (email, slack)"; the date too when not `day`."""
-    first = datetime.fromisoformat(alerts[0][1]).astimezone(zone)
-    when = first.strftime("%H:%M") + ("" if first.date().isoformat() == day else f" on {first.date().isoformat()}")
-    return f"{when} ({', '.join(dict.fromkeys(target for target, _ in alerts))})"
+    return f"{alert_time(alerts[0][1], day, zone)} ({', '.join(dict.fromkeys(target for target, _ in alerts))})"
+
+
+def alert_time(delivered_at: str | None, day: str, zone: ZoneInfo | None = None) -> str:
+    """A delivery time (UTC ISO) as "10:42" in the digest's time zone, "10:42 on 2026-11-20"
+    when not on `day`."""
+    if not delivered_at:
+        return "?"
+    zone = zone or ZoneInfo(os.environ.get("TIPWATCH_TZ") or DEFAULT_TZ)
+    first = datetime.fromisoformat(delivered_at).astimezone(zone)
+    return first.strftime("%H:%M") + ("" if first.date().isoformat() == day else f" on {first.date().isoformat()}")
 
 
 def source_notes(db, sources_file=None) -> list[dict]:

@@ -154,6 +154,8 @@ def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], s
             _empty_day(db, day, channel, source_notes, report, sleep)
         return report
     digest = channel_digest(db, day, claimed, source_notes)
+    # what went out as immediate alerts is listed as such, not sent again as new
+    digest["alerted"] = store.alerted_in_digest(db, name, day)
     messages = channel.messages(digest)
     report.messages_total = len(messages)
     try:

@@ -147,6 +147,15 @@ def digest_ids(digest: dict) -> list[int]:
     return ids
 
 
+def _alerted_view(rows: list[dict], day: str) -> list[dict]:
+    """Articles sent earlier as immediate alerts: title, source, link and when, in the digest's
+    time zone (alerts/digest.py's alerted_text)."""
+    from alerts.digest import alert_time
+
+    return [{"title": clean(r.get("title")) or "(untitled)", "source": clean(r.get("source")),
+             "url": safe_url(r.get("url")), "at": alert_time(r.get("delivered_at"), day)} for r in rows]
+
+
 def prepare(digest: dict) -> dict:
     """The digest as the templates see it: defaults filled, dates readable, URLs vetted."""
     day = str(digest.get("day") or "")
@@ -189,6 +198,7 @@ def prepare(digest: dict) -> dict:
         "attention": [n for n in notes if n["state"] != "silent"],
         "silent": [n for n in notes if n["state"] == "silent"],
         "empty": not stories,
+        "alerted": _alerted_view(digest.get("alerted") or [], day),
     }
 
 
@@ -364,8 +374,16 @@ def _summary_text(view: dict, label: str | None) -> str:
     return text[:SLACK_SECTION_TEXT]
 
 
+SLACK_ALERTED_LISTED = 20  # earlier alerts named in a digest's footer; the rest counted
+
+
 def _footer_texts(view: dict) -> list[str]:
-    texts = []
+    alerted = view["alerted"]
+    texts = [f":rotating_light: alerted at {slack_fit(a['at'], 30)}: "
+             f"{slack_link(a['url'], a['title'], 200)} ({slack_fit(a['source'], 60)})"
+             for a in alerted[:SLACK_ALERTED_LISTED]]
+    if len(alerted) > SLACK_ALERTED_LISTED:
+        texts.append(f"… and {len(alerted) - SLACK_ALERTED_LISTED} more sent earlier as immediate alerts")
     for n in view["attention"]:
         detail = f": {slack_fit(n['detail'], 300)}" if n["detail"] else ""
         texts.append(f":warning: {slack_fit(n['source'], 80)} is {slack_fit(n['state'], 20)}{detail}")

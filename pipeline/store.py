@@ -820,6 +820,18 @@ def alerts_sent(db: sqlite_utils.Database, ids: list[int]) -> dict[int, list[tup
     return found
 
 
+def alerted_in_digest(db: sqlite_utils.Database, target: str, day: str) -> list[dict]:
+    """The articles of the day's digest already sent to `target` as immediate alerts: id, title,
+    url, source and when (delivered_at), in the order they went out."""
+    return list(db.query("""
+        SELECT a.id, a.title, a.url, a.source, d.delivered_at FROM digests g
+        JOIN digest_items di ON di.digest_id = g.id
+        JOIN deliveries d ON d.article_id = di.article_id AND d.channel = ? AND d.kind = 'alert'
+                          AND d.state = 'delivered'
+        JOIN articles a ON a.id = di.article_id
+        WHERE g.day = ? ORDER BY d.delivered_at, a.id""", [target, day]))
+
+
 def note_sent(db: sqlite_utils.Database, channel: str, day: str, kind: str) -> bool:
     return db.execute("SELECT 1 FROM channel_notes WHERE channel = ? AND day = ? AND kind = ?",
                       [channel, day, kind]).fetchone() is not None

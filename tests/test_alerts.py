@@ -262,3 +262,33 @@ def test_the_daemons_crawl_job_alerts_once_across_its_crawls(world):
     assert finished >= 2, stderr
     assert len(slack.accepted) == 2 and store.delivery_counts(db, "slack") == {"delivered": 2}, stderr
     assert "s3cretWebhookToken" not in stderr
+
+
+def test_the_email_and_slack_digests_list_what_went_out_earlier_as_alerts(world):
+    root, env = world
+    handler = Collector()
+    smtp = smtp_server(handler)
+    smtp.start()
+    try:
+        with SlackReceiver() as slack:
+            env.update(TIPWATCH_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}", TIPWATCH_SLACK_WEBHOOK_URL=slack.url)
+            (root / "channels.toml").write_text(CHANNELS + IMMEDIATE)
+            crawl(env, "--source", "alpha")                  # alerted at once
+            (root / "channels.toml").write_text(CHANNELS)     # no [immediate]: beta waits for the digest
+            crawl(env, "--source", "beta")
+            assert subjects(handler) == ["[tipwatch] ALERT: Police rescue women sold across border"]
+            tipwatch("digest", "--send", "email,slack", env=env, timeout=60)
+            digest_mail = body(handler.envelopes[-1])
+            new_part, earlier = digest_mail.split("Sent earlier as immediate alerts (not repeated above):")
+            assert "Court opens human trafficking trial of ring leaders" in new_part
+            assert "Police rescue women sold across border" not in new_part
+            assert re.search(r"- alerted at \d\d:\d\d: Police rescue women sold across border \(alpha\)", earlier)
+            html = email.message_from_bytes(handler.envelopes[-1].content, policy=email.policy.default) \
+                .get_body(("html",)).get_content()
+            assert "Sent earlier as immediate alerts" in html and "alerted at " in html
+            footer = str(slack.accepted[-1]["blocks"][-1])
+            assert re.search(r"alerted at \d\d:\d\d: <http://127\.0\.0\.1:\d+/news/100001/story-1\.html\|"
+                             r"Police rescue women sold across border> \(alpha\)", footer), footer
+            assert not slack.errors
+    finally:
+        smtp.stop()
