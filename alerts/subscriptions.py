@@ -252,29 +252,30 @@ def _channels(table: dict, where: str, required: bool) -> tuple[str, ...]:
 
 
 def subscription_channels(sub: Subscription, path: Path | None = None,
-                          env: Mapping[str, str] = os.environ) -> tuple[dict, list[str]]:
+                          env: Mapping[str, str] = os.environ, *, dry_run: bool = False) -> tuple[dict, list[str]]:
     """(target ("legal:email") → the channel that sends the subscription's messages, problems):
     its own recipients and webhook, the [email] section's sender and the shared SMTP server. A
-    channel whose secret is missing is left out, with a problem naming the variable (never a value)."""
+    channel whose secret is missing is left out, with a problem naming the variable (never a value);
+    with `dry_run` every channel is made, without secrets, to render only."""
     from .channels import EmailChannel, Secret, SlackChannel, load_settings
 
     settings = load_settings(channels_path(path, env), env)
     problems, channels = [], {}
     if "email" in sub.channels:
         smtp = (env.get("TIPWATCH_SMTP_URL") or "").strip()
-        if not smtp:
+        if not smtp and not dry_run:
             problems.append(f"{sub.target('email')}: TIPWATCH_SMTP_URL is not set")
         else:
             s = settings["email"]
             channels[sub.target("email")] = EmailChannel(
                 to=list(sub.email_to), sender=s["from"], subject_prefix=s["subject_prefix"], send_empty=False,
-                smtp_url=Secret(smtp), cafile=s["cafile"], timeout=s["timeout"])
+                smtp_url=Secret(smtp) if smtp else None, cafile=s["cafile"], timeout=s["timeout"])
     if "slack" in sub.channels:
         hook = (env.get(sub.slack_webhook_env or "") or "").strip()
-        if not hook:
+        if not hook and not dry_run:
             problems.append(f"{sub.target('slack')}: {sub.slack_webhook_env} is not set")
         else:
             channels[sub.target("slack")] = SlackChannel(
-                webhook_url=Secret(hook), channel=sub.slack_channel or f"#{sub.name}", send_empty=False,
+                webhook_url=Secret(hook) if hook else None, channel=sub.slack_channel or f"#{sub.name}", send_empty=False,
                 timeout=settings["slack"]["timeout"])
     return channels, problems

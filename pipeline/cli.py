@@ -369,6 +369,8 @@ def digest(config: Config, day, send, dry_run, since, channels_file, html_file):
         click.echo(digests.render_markdown(data), nl=False)
         for line in preview(channels, data):
             click.echo(line)
+        for line in _team_previews(data, alerting, channels_file):
+            click.echo(line)
         if html_file:
             from alerts.render import render_email_html
 
@@ -376,6 +378,19 @@ def digest(config: Config, day, send, dry_run, since, channels_file, html_file):
             click.echo(f"email HTML: {html_file} (open it in a browser)")
         return
     _write_and_send(config, day, channels, alerting, teams)
+
+
+def _team_previews(data: dict, alerting, channels_file) -> list[str]:
+    """--dry-run: each daily subscription's digest as its channels would send it."""
+    from alerts.outbox import preview
+    from alerts.subscriptions import filter_digest, subscription_channels
+
+    lines = []
+    for sub in alerting.daily():
+        team = filter_digest(data, sub)
+        lines.append(f"===== subscription {sub.name}: {team['total']} articles in {team['story_count']} stories =====")
+        lines += preview(subscription_channels(sub, channels_file, dry_run=True)[0], team)
+    return lines
 
 
 def _teams(path, sending: bool):

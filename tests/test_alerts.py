@@ -207,6 +207,13 @@ slack_webhook_env = "TIPWATCH_SLACK_WEBHOOK_LEGAL"
             assert subjects(handler) == ["[tipwatch] ALERT: Police rescue women sold across border"]
             assert len(alpha_slack.accepted) == 1 and not legal_slack.accepted
 
+            dry = tipwatch("digest", "--send", "email", "--dry-run", env=env, timeout=60)
+            assert "===== subscription legal: 1 articles in 1 stories =====" in dry.stdout
+            team_part = dry.stdout.split("===== subscription legal")[1]
+            assert "===== legal:email: message 1 of 1 (1 articles) =====" in team_part
+            assert "===== legal:slack: message 1 of 1 (1 articles) =====" in team_part
+            assert "To: legal@example.org" in team_part and "Police rescue women" not in team_part
+            assert not (root / "digests").exists() and len(handler.envelopes) == 1  # wrote and sent nothing
             first = tipwatch("digest", "--send", "email", env=env, timeout=60)
             second = tipwatch("digest", "--send", "email", env=env, timeout=60)  # exactly once
     finally:
