@@ -26,6 +26,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 
 # (test, reason) in the order the reason is reported
 _CATEGORIES = (
@@ -33,7 +34,7 @@ _CATEGORIES = (
     (lambda ip: ip.is_loopback, "loopback"),
     (lambda ip: ip.is_link_local, "link-local"),
     (lambda ip: ip.version == 4 and ip in _CGNAT, "carrier-grade NAT (100.64/10)"),
-    (lambda ip: ip.version == 6 and ip in ipaddress.ip_network("fc00::/7"), "unique-local"),
+    (lambda ip: ip.version == 6 and ip in _UNIQUE_LOCAL, "unique-local"),
     (lambda ip: ip.version == 6 and ip.is_site_local, "site-local"),
     (lambda ip: ip.is_multicast, "multicast"),
     (lambda ip: ip.is_private, "private"),
@@ -135,9 +136,11 @@ class _GuardedReceiver:
     def resolutionComplete(self) -> None:
         refused = [(a.host, why) for a in self.addresses
                    if (why := address_refusal(a.host, self.allow))]
+        key = self.host.strip("[]").lower()
         if refused:
-            _refusals[self.host.strip("[]").lower()] = refused[0]
+            _refusals[key] = refused[0]
         else:
+            _refusals.pop(key, None)  # a later plain DNS failure of this host is not a refusal
             for address in self.addresses:
                 self.receiver.addressResolved(address)
         self.receiver.resolutionComplete()
