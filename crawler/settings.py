@@ -73,6 +73,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.MetaRefreshMiddleware": 580,
 }
 LOG_LEVEL = os.environ.get("TIPWATCH_LOG_LEVEL", "INFO")
+# drops and item errors name the page's URL instead of printing the page (crawler/logformatter.py)
+LOG_FORMATTER = "crawler.logformatter.PageLogFormatter"
 
 # tipwatch's own settings; the environment moves them, like the CLI's --db/--sources
 TIPWATCH_DB = os.environ.get("TIPWATCH_DB")
