@@ -235,7 +235,7 @@ class EmailChannel(Channel):
 
     def messages(self, digest: dict) -> list[Message]:
         ids = render.digest_ids(digest)
-        if not digest.get("stories") and not self.send_empty:
+        if not digest.get("stories") and not digest.get("alerted") and not self.send_empty:
             return []
         msg = self.build(digest)
         recipients = ", ".join(self.to) or "(no recipients)"
@@ -352,7 +352,7 @@ class SlackChannel(Channel):
         return self.webhook is not None
 
     def messages(self, digest: dict) -> list[Message]:
-        if not digest.get("stories") and not self.send_empty:
+        if not digest.get("stories") and not digest.get("alerted") and not self.send_empty:
             return []
         pages = render.slack_messages(digest, channel_label=self.channel)
         n = len(pages)

@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from pipeline import store
 
 from .channels import Channel, DeliveryError
+from .render import plural
 from .digest import story_order, write_digest
 
 MAX_RATE_LIMIT_WAITS = 3      # Slack 429s honoured per message before giving up for this run
@@ -149,13 +150,15 @@ def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], s
         if held_elsewhere > 0:
             report.note = f"{held_elsewhere} articles are being sent by another run; nothing to do"
         elif day_has_items:
-            report.note = "everything of the day was delivered already"
+            _alerted_only_day(db, day, channel, source_notes, report, sleep)
         else:
             _empty_day(db, day, channel, source_notes, report, sleep)
         return report
     digest = channel_digest(db, day, claimed, source_notes)
     # what went out as immediate alerts is listed as such, not sent again as new
     digest["alerted"] = store.alerted_in_digest(db, name, day)
+    if digest["alerted"]:  # listed once a day: no alerted-only digest needed after this one
+        store.record_note(db, name, day, "alerted")
     messages = channel.messages(digest)
     report.messages_total = len(messages)
     try:
@@ -170,6 +173,26 @@ def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], s
         # whatever is still claimed (a failure, or an exception we do not know) goes back
         report.articles_pending = store.release_claims(db, name, token, report.error)
     return report
+
+
+def _alerted_only_day(db, day, channel, source_notes, report, sleep) -> None:
+    """Every item of the day went out as an immediate alert: the digest still comes, once, and
+    lists them (an analyst reads the morning digest as the day's record), with nothing as new."""
+    alerted = store.alerted_in_digest(db, report.channel, day)
+    if not alerted or store.note_sent(db, report.channel, day, "alerted"):
+        report.note = "everything of the day was delivered already"
+        return
+    messages = channel.messages(dict(channel_digest(db, day, [], source_notes), alerted=alerted))
+    report.messages_total = len(messages)
+    try:
+        for message in messages:
+            _send(channel, message, sleep)
+            report.messages_sent += 1
+    except DeliveryError as exc:
+        report.error = str(exc)
+        return
+    store.record_note(db, report.channel, day, "alerted")
+    report.note = f"nothing new; the day's {plural(len(alerted), 'immediate alert')} listed"
 
 
 def _empty_day(db, day, channel, source_notes, report, sleep) -> ChannelReport:

@@ -203,9 +203,10 @@ def prepare(digest: dict) -> dict:
 
 
 def headline(view: dict) -> str:
-    """'3 new items in 2 stories' / 'nothing new'."""
+    """'3 new items in 2 stories' / 'nothing new' / 'nothing new beyond 2 immediate alerts'."""
     if view["empty"]:
-        return "nothing new"
+        alerted = len(view.get("alerted") or ())
+        return f"nothing new beyond {plural(alerted, 'immediate alert')}" if alerted else "nothing new"
     total, stories = view["total"], view["story_count"]
     text = f"{total} new item{'s' if total != 1 else ''}"
     if stories != total:

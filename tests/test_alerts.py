@@ -112,9 +112,21 @@ def test_a_qualifying_article_is_alerted_once_before_the_crawl_returns_and_the_d
             assert "alerts: nothing new to alert on" in again.stdout
             assert len(handler.envelopes) == 2 and len(slack.accepted) == 2
 
+            # the day's digest still comes, once, listing both as alerted and nothing as new
             digest = tipwatch("digest", "--send", "email,slack", env=env, timeout=60)
-            assert len(handler.envelopes) == 2 and len(slack.accepted) == 2  # not sent again as new
-            assert "everything of the day was delivered already" in digest.stdout
+            assert "email: nothing new; the day's 2 immediate alerts listed" in digest.stdout, digest.stdout
+            assert "slack: nothing new; the day's 2 immediate alerts listed" in digest.stdout
+            assert len(handler.envelopes) == 3 and len(slack.accepted) == 3
+            assert subjects(handler)[-1].startswith("[tipwatch] nothing new beyond 2 immediate alerts — ")
+            listed = body(handler.envelopes[-1])
+            new_part, earlier = listed.split("Sent earlier as immediate alerts (not repeated above):")
+            assert "Nothing new was flagged" in new_part and "Police rescue" not in new_part
+            assert len(re.findall(r"- alerted at \d\d:\d\d: ", earlier)) == 2, earlier
+            assert "alerted at " in str(slack.accepted[-1]["blocks"]) and not slack.errors
+
+            again = tipwatch("digest", "--send", "email,slack", env=env, timeout=60)
+            assert "email: everything of the day was delivered already" in again.stdout, again.stdout
+            assert len(handler.envelopes) == 3 and len(slack.accepted) == 3  # not twice
     finally:
         smtp.stop()
     text = next((root / "digests").glob("*.md")).read_text()
