@@ -81,3 +81,47 @@ def alert_message(channel, target: str, item: dict, reasons: list[str]) -> Messa
     if isinstance(channel, EmailChannel):
         return email_message(channel, target, item, reasons)
     return slack_message(channel, target, item, reasons)
+
+
+# ---- a backlog of alerts as one message: a first crawl of a new source, or a crawl after an
+# outage, may find dozens at once, and a desk drowned in separate alerts stops reading them
+
+def batch_email_message(channel: EmailChannel, target: str, items: list[tuple[dict, list[str]]]) -> Message:
+    views = [view(item, reasons) for item, reasons in items]
+    msg = EmailMessage()
+    prefix = render.clean(channel.subject_prefix)
+    subject = f"ALERT: {len(views)} new items — {views[0]['title']}"
+    msg["Subject"] = f"{prefix} {subject}" if prefix else subject
+    msg["From"] = channel.sender
+    msg["To"] = ", ".join(channel.to) if channel.to else "undisclosed-recipients:;"
+    msg["Date"] = formatdate(localtime=True)
+    ids = [v["id"] for v in views]
+    fingerprint = hashlib.sha256(f"{target}|{ids}|{channel.to}".encode()).hexdigest()[:16]
+    domain = parseaddr(channel.sender)[1].rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = f"<tipwatch.alerts.{ids[0]}-{ids[-1]}.{fingerprint}@{domain}>"
+    msg["X-Tipwatch-Alert"] = ", ".join(map(str, ids))
+    msg["Auto-Submitted"] = "auto-generated"
+    blocks = [email_text(v).split("\n--\n")[0].rstrip() for v in views]
+    text = (f"{len(views)} new items qualified for an immediate alert at once; here they are together.\n\n"
+            + "\n\n* * *\n\n".join(f"{n}. {b}" for n, b in enumerate(blocks, 1))
+            + "\n\n--\nImmediate alerts from tipwatch; the daily digest lists them as alerted, not as new.\n")
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    return Message("email", 0, ids, msg, f"alert email to {', '.join(channel.to)}: articles {ids}")
+
+
+def batch_slack_message(channel: SlackChannel, target: str, items: list[tuple[dict, list[str]]]) -> Message:
+    views = [view(item, reasons) for item, reasons in items]
+    intro = {"type": "section", "text": {"type": "mrkdwn", "verbatim": True,
+                                         "text": f":rotating_light: *{len(views)} new items qualified for an "
+                                                 "immediate alert at once*"}}
+    sections = [slack_payload(dict(v, snippet=""))["blocks"][0] for v in views]  # no quote: a list, kept short
+    payload = {"text": f"tipwatch ALERT: {len(views)} new items"[:render.SLACK_FALLBACK_TEXT],
+               "blocks": [intro, *sections]}
+    ids = [v["id"] for v in views]
+    return Message("slack", 0, ids, payload, f"alert slack {channel.channel}: articles {ids}")
+
+
+def batch_message(channel, target: str, items: list[tuple[dict, list[str]]]) -> Message:
+    if isinstance(channel, EmailChannel):
+        return batch_email_message(channel, target, items)
+    return batch_slack_message(channel, target, items)

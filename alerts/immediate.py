@@ -19,12 +19,16 @@ from typing import Mapping
 
 from pipeline import store
 
-from .alert_render import alert_message
+from .alert_render import alert_message, batch_message
 from .channels import Channel, ChannelConfigError, DeliveryError, load_channels
 from .outbox import _process_gone, _send, claim_token
 from .subscriptions import Alerting, describe_match, load_alerting, matches, qualifies, subscription_channels
 
 ALERT_WINDOW_HOURS = 24
+# more alerts than this due at once on one target go out together, this many per message (a
+# Slack message holds at most 50 blocks; a long email is still read, a flood of them is not)
+ALERT_BATCH_OVER = 3
+ALERTS_PER_MESSAGE = 25
 
 
 def plan_alerts(alerting: Alerting, candidates: list[dict]) -> dict[str, list[int]]:
@@ -113,19 +117,21 @@ def alert_channels(alerting: Alerting, channels_file: Path | None,
 
 
 def _deliver_alerts(db, target: str, channel: Channel, alerting: Alerting, sleep) -> tuple[str | None, bool]:
-    """Send the target's pending alerts, one message each; (report line or None, failed)."""
+    """Send the target's pending alerts, one message each, or batched when many are due; (report
+    line or None, failed)."""
     token = claim_token()
     stale = [t for t in store.claim_tokens(db, target) if _process_gone(t)]
     claimed = store.claim_deliveries(db, target, token, stale, kind="alert")
     if not claimed:
         return None, False
-    sent, error = 0, None
+    sent = messages = 0
+    error = None
     try:
-        for item in store.alert_items(db, claimed):
-            message = alert_message(channel, target, item, reasons_for(alerting, target, item))
+        for message in alert_messages(channel, target, alerting, store.alert_items(db, claimed)):
             _send(channel, message, sleep)
             store.mark_delivered(db, target, message.article_ids, token, kind="alert")
-            sent += 1
+            sent += len(message.article_ids)
+            messages += 1
     except DeliveryError as exc:
         error = str(exc)  # the channel's errors are scrubbed of secrets
     finally:
@@ -133,5 +139,16 @@ def _deliver_alerts(db, target: str, channel: Channel, alerting: Alerting, sleep
     if error:
         return (f"alerts {target}: FAILED after {sent} of {len(claimed)} alerts ({pending} stay pending "
                 f"for the next crawl): {error}"), True
-    return f"alerts {target}: sent {sent} alert{'s' if sent != 1 else ''}", False
+    line = f"alerts {target}: sent {sent} alert{'s' if sent != 1 else ''}"
+    return (line + f" in {messages} message{'s' if messages != 1 else ''}" if messages != sent else line), False
 
+
+def alert_messages(channel: Channel, target: str, alerting: Alerting, items: list[dict]):
+    """The messages for these due alerts: one each, or ALERTS_PER_MESSAGE together when more than
+    ALERT_BATCH_OVER are due."""
+    if len(items) <= ALERT_BATCH_OVER:
+        return [alert_message(channel, target, item, reasons_for(alerting, target, item)) for item in items]
+    items = sorted(items, key=lambda i: i.get("published") or "", reverse=True)  # newest first, as read
+    batches = [items[i:i + ALERTS_PER_MESSAGE] for i in range(0, len(items), ALERTS_PER_MESSAGE)]
+    return [batch_message(channel, target, [(item, reasons_for(alerting, target, item)) for item in batch])
+            for batch in batches]

@@ -311,3 +311,33 @@ def test_the_email_and_slack_digests_list_what_went_out_earlier_as_alerts(world)
             assert not slack.errors
     finally:
         smtp.stop()
+
+
+def test_a_backlog_of_alerts_goes_out_as_one_message_per_channel(tmp_path):
+    titles = [f"Police rescue {n + 4} women sold across border in trafficking case" for n in range(7)]
+    make_sites(tmp_path, {"alpha": titles})
+    (tmp_path / "channels.toml").write_text(CHANNELS + IMMEDIATE)
+    handler = Collector()
+    smtp = smtp_server(handler)
+    smtp.start()
+    try:
+        with SampleSites(tmp_path, names=["alpha"]) as sites, SlackReceiver() as slack:
+            env = {"TIPWATCH_DB": str(tmp_path / "t.db"), "TIPWATCH_DIGESTS": str(tmp_path / "digests"),
+                   "TIPWATCH_SOURCES": str(write_sources(sites, tmp_path / "live-sources.toml")),
+                   "TIPWATCH_CHANNELS": str(tmp_path / "channels.toml"), "TIPWATCH_EMAIL_TO": "",
+                   "TIPWATCH_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "TIPWATCH_SLACK_WEBHOOK_URL": slack.url}
+            first = crawl(env)
+            assert "alerts email: sent 7 alerts in 1 message" in first.stdout, first.stdout
+            assert "alerts slack: sent 7 alerts in 1 message" in first.stdout
+            assert subjects(handler) == [f"[tipwatch] ALERT: 7 new items — {titles[-1]}"]  # the newest
+            text = body(handler.envelopes[0])
+            assert sorted(titles, key=text.find) == titles[::-1]  # newest first, each once
+            assert text.count("Why: rule tip-core") == 7 and text.count("http://127.0.0.1:") == 7
+            blocks = slack.accepted[0]["blocks"]
+            assert len(slack.accepted) == 1 and len(blocks) == 8 and not slack.errors
+            assert "7 new items" in blocks[0]["text"]["text"]
+            assert all("ALERT: <http://127.0.0.1:" in b["text"]["text"] for b in blocks[1:])
+            assert "nothing new to alert on" in crawl(env).stdout  # delivered, once
+            assert len(handler.envelopes) == 1 and len(slack.accepted) == 1
+    finally:
+        smtp.stop()
