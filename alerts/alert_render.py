@@ -41,22 +41,28 @@ def email_text(v: dict) -> str:
 
 def email_message(channel: EmailChannel, target: str, item: dict, reasons: list[str]) -> Message:
     v = view(item, reasons)
+    msg = _alert_email(channel, target, f"ALERT: {v['title']}", [v["id"]], email_text(v))
+    return Message("email", 0, [v["id"]], msg, f"alert email to {', '.join(channel.to)}: article {v['id']}")
+
+
+def _alert_email(channel: EmailChannel, target: str, subject: str, ids: list[int], text: str) -> EmailMessage:
     msg = EmailMessage()
     prefix = render.clean(channel.subject_prefix)
-    subject = f"ALERT: {v['title']}"
     msg["Subject"] = f"{prefix} {subject}" if prefix else subject
     msg["From"] = channel.sender
     msg["To"] = ", ".join(channel.to) if channel.to else "undisclosed-recipients:;"
     msg["Date"] = formatdate(localtime=True)
     # the same alert to the same target keeps its Message-ID: a resend after an ambiguous
     # failure is recognisable as a duplicate by mail systems
-    fingerprint = hashlib.sha256(f"{target}|{v['id']}|{channel.to}".encode()).hexdigest()[:16]
+    single = len(ids) == 1
+    fingerprint = hashlib.sha256(f"{target}|{ids[0] if single else ids}|{channel.to}".encode()).hexdigest()[:16]
     domain = parseaddr(channel.sender)[1].rpartition("@")[2] or "localhost"
-    msg["Message-ID"] = f"<tipwatch.alert.{v['id']}.{fingerprint}@{domain}>"
-    msg["X-Tipwatch-Alert"] = str(v["id"])
+    key = f"alert.{ids[0]}" if single else f"alerts.{ids[0]}-{ids[-1]}"
+    msg["Message-ID"] = f"<tipwatch.{key}.{fingerprint}@{domain}>"
+    msg["X-Tipwatch-Alert"] = ", ".join(map(str, ids))
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(email_text(v), subtype="plain", charset="utf-8", cte="quoted-printable")
-    return Message("email", 0, [v["id"]], msg, f"alert email to {', '.join(channel.to)}: article {v['id']}")
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    return msg
 
 
 def slack_payload(v: dict) -> dict:
@@ -88,24 +94,12 @@ def alert_message(channel, target: str, item: dict, reasons: list[str]) -> Messa
 
 def batch_email_message(channel: EmailChannel, target: str, items: list[tuple[dict, list[str]]]) -> Message:
     views = [view(item, reasons) for item, reasons in items]
-    msg = EmailMessage()
-    prefix = render.clean(channel.subject_prefix)
-    subject = f"ALERT: {len(views)} new items — {views[0]['title']}"
-    msg["Subject"] = f"{prefix} {subject}" if prefix else subject
-    msg["From"] = channel.sender
-    msg["To"] = ", ".join(channel.to) if channel.to else "undisclosed-recipients:;"
-    msg["Date"] = formatdate(localtime=True)
     ids = [v["id"] for v in views]
-    fingerprint = hashlib.sha256(f"{target}|{ids}|{channel.to}".encode()).hexdigest()[:16]
-    domain = parseaddr(channel.sender)[1].rpartition("@")[2] or "localhost"
-    msg["Message-ID"] = f"<tipwatch.alerts.{ids[0]}-{ids[-1]}.{fingerprint}@{domain}>"
-    msg["X-Tipwatch-Alert"] = ", ".join(map(str, ids))
-    msg["Auto-Submitted"] = "auto-generated"
     blocks = [email_text(v).split("\n--\n")[0].rstrip() for v in views]
     text = (f"{len(views)} new items qualified for an immediate alert at once; here they are together.\n\n"
             + "\n\n* * *\n\n".join(f"{n}. {b}" for n, b in enumerate(blocks, 1))
             + "\n\n--\nImmediate alerts from tipwatch; the daily digest lists them as alerted, not as new.\n")
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg = _alert_email(channel, target, f"ALERT: {len(views)} new items — {views[0]['title']}", ids, text)
     return Message("email", 0, ids, msg, f"alert email to {', '.join(channel.to)}: articles {ids}")
 
 
