@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 
 from scrapy.exceptions import DropItem
@@ -37,9 +38,10 @@ def _published(article: dict) -> datetime | None:
 
 
 class ArticlePipeline:
-    def __init__(self, crawler, workers: int, profile: str, min_chars: int):
+    def __init__(self, crawler, workers: int, profile: str, min_chars: int, timeout: float = 120.0):
         self.crawler = crawler
         self.workers = workers
+        self.timeout = timeout  # seconds one page may take in a worker (its start-up included)
         self.profile = profile
         self.min_chars = min_chars
         self.pool: ProcessPoolExecutor | None = None
@@ -50,7 +52,7 @@ class ArticlePipeline:
         settings = crawler.settings
         workers = settings.getint("TIPWATCH_EXTRACT_WORKERS", 0) or os.cpu_count() or 1
         return cls(crawler, workers, str(profile_path(settings.get("TIPWATCH_PROFILE"))),
-                   settings.getint("TIPWATCH_MIN_CHARS", 200))
+                   settings.getint("TIPWATCH_MIN_CHARS", 200), settings.getfloat("TIPWATCH_EXTRACT_TIMEOUT", 120.0))
 
     def _pool(self) -> ProcessPoolExecutor:
         # started on the first article, not at open: a run with nothing new costs no workers.
@@ -78,8 +80,7 @@ class ArticlePipeline:
 
     async def process_item(self, item):
         spider = self.crawler.spider
-        future = self._pool().submit(process_page, item, self.profile, self.min_chars, self._model_path(spider))
-        result = await asyncio.wrap_future(future)
+        result = await self._extract(item, self._model_path(spider))
         try:
             return self._store(spider, item, result)
         except sqlite3.Error as exc:
@@ -87,6 +88,40 @@ class ArticlePipeline:
             # page is left unknown, so the next run fetches it again; this run goes on
             self._store_failed(spider, item, exc)
             raise DropItem(f"{item['url']}: not stored: {exc}") from None
+
+    async def _extract(self, item: dict, model_path: str | None) -> dict:
+        """process_page's result, within the time bound: a page that keeps a worker busy past it
+        (a parser caught in a pathological tree) is given up, its worker killed, the pool
+        replaced; a page whose worker died under it (another page's kill, the OOM killer) is
+        tried once more."""
+        for _attempt in range(2):
+            pool = self._pool()
+            future = pool.submit(process_page, item, self.profile, self.min_chars, model_path)
+            try:
+                return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+            except asyncio.TimeoutError:
+                self._kill_pool(pool)
+                # not settled: the next run tries the page again (a loaded machine is not a bad page)
+                return {"ok": False, "kind": "extraction", "settle": False,
+                        "detail": f"extraction took longer than {self.timeout:g} s; given up for this run"}
+            except BrokenProcessPool:
+                self._kill_pool(pool)
+            except asyncio.CancelledError:
+                if not future.cancelled():
+                    raise  # this task was cancelled (the crawl is stopping), not its page
+                # still queued when another page's pool was killed: goes again on the new pool
+        return {"ok": False, "kind": "extraction", "settle": False,
+                "detail": "the extraction worker died twice while reading this page"}
+
+    def _kill_pool(self, pool: ProcessPoolExecutor) -> None:
+        if self.pool is not pool:
+            return  # replaced already, by another page's failure
+        self.pool = None
+        # ProcessPoolExecutor cannot stop a running task (3.14's terminate_workers() can): end the
+        # workers themselves; the pages they held or queued fail with BrokenProcessPool and go again
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False)
 
     @staticmethod
     def _store_failed(spider, item: dict, exc: sqlite3.Error) -> None:
@@ -102,7 +137,8 @@ class ArticlePipeline:
         if not result["ok"]:
             stats.bump("extraction_failures")
             spider.record_error(source, item["url"], result["kind"], result["detail"])
-            store.settle_url(spider.db, item["url"], source, f"{result['kind']}: {result['detail']}")
+            if result.get("settle", True):
+                store.settle_url(spider.db, item["url"], source, f"{result['kind']}: {result['detail']}")
             raise DropItem(f"{item['url']}: {result['detail']}")
         article = dict(result["article"], source=source, fetched_at=item["fetched_at"])
         article["url"], aliases = self._identity(item, article)

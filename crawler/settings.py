@@ -83,6 +83,9 @@ TIPWATCH_PROFILE = os.environ.get("TIPWATCH_PROFILE")
 TIPWATCH_LOOKBACK_DAYS = int(os.environ.get("TIPWATCH_LOOKBACK_DAYS", "7"))
 TIPWATCH_EXTRACT_WORKERS = int(os.environ.get("TIPWATCH_EXTRACT_WORKERS", "0"))  # 0: one per core
 TIPWATCH_MIN_CHARS = 200
+# seconds one page may spend in an extraction worker before it is given up for the run and the
+# worker killed (a first page's wait includes the worker's start-up, a few seconds)
+TIPWATCH_EXTRACT_TIMEOUT = 120
 # addresses the crawl may connect to although they are loopback or private (comma-separated IPs
 # or networks); the sources file's `allow_addresses` adds to it. Empty: public addresses only.
 TIPWATCH_ALLOW_ADDRESSES = os.environ.get("TIPWATCH_ALLOW_ADDRESSES", "")

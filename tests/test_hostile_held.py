@@ -657,3 +657,25 @@ def test_stopping_the_site_releases_a_hung_request():
     site.stop()
     client.join(5)
     assert not client.is_alive() and isinstance(outcome[0], OSError)  # closed, never answered
+
+
+def test_a_page_that_outlasts_the_extraction_bound_is_given_up_and_tried_next_run(tmp_path):
+    """A worker busy past TIPWATCH_EXTRACT_TIMEOUT is killed and its page recorded, not waited for.
+    With a bound under a worker's start-up, every page outlasts it: the crawl must still end,
+    store nothing half-done, and leave the pages unsettled, so the next run stores them all."""
+    site, sources = served_site({p: static(ordinary_page(p)) for p in ORDINARY}, tmp_path, "slowpages",
+                                feeds={"/feed.rss": lambda base: rss(base, ORDINARY)})
+    db_path = tmp_path / "slow.db"
+    try:
+        bounded = crawl(db_path, sources, "-s", "TIPWATCH_EXTRACT_TIMEOUT=0.5", timeout=120)
+        db = sqlite_utils.Database(db_path)
+        errors = errors_by_path(db, 1)
+        assert {p: errors.get(p) for p in ORDINARY} == {
+            p: [("extraction", "extraction took longer than 0.5 s; given up for this run")] for p in ORDINARY}
+        assert db["articles"].count == 0
+        assert "3 errors (extraction 3)" in bounded.stdout, bounded.stdout
+        again = crawl(db_path, sources, timeout=120)
+        assert "3 stored" in again.stdout, again.stdout
+        assert {path for path in ORDINARY if stored(db, site.base_url, path)} == set(ORDINARY)
+    finally:
+        site.stop()
