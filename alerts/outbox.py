@@ -24,8 +24,8 @@ from datetime import date, timedelta
 from pipeline import store
 
 from .channels import Channel, DeliveryError
-from .render import plural
 from .digest import story_order, write_digest
+from .render import plural
 
 MAX_RATE_LIMIT_WAITS = 3      # Slack 429s honoured per message before giving up for this run
 MAX_WAIT_SECONDS = 120.0      # a Retry-After longer than this ends the run for the channel

@@ -111,7 +111,7 @@ class ArticlePipeline:
                     raise  # this task was cancelled (the crawl is stopping), not its page
                 # still queued when another page's pool was killed: goes again on the new pool
         return {"ok": False, "kind": "extraction", "settle": False,
-                "detail": "the extraction worker died twice while reading this page"}
+                "detail": "its extraction worker was lost twice (killed, or out of memory); not read this run"}
 
     def _kill_pool(self, pool: ProcessPoolExecutor) -> None:
         if self.pool is not pool:
