@@ -7,8 +7,8 @@ import hashlib
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
-from . import render
-from .channels import EmailChannel, Message, SlackChannel
+from alerts import render
+from alerts.channels import EmailChannel, Message, SlackChannel
 
 
 def view(item: dict, reasons: list[str]) -> dict:

@@ -40,7 +40,7 @@ CHANNEL_NAMES = ("email", "slack")
 
 
 def default_path() -> Path:
-    from pipeline.paths import REPO_ROOT
+    from tipwatch.config import REPO_ROOT
     return REPO_ROOT / "seeds" / "channels.toml"
 
 

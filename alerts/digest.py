@@ -96,8 +96,8 @@ def source_notes(db, sources_file=None) -> list[dict]:
     """Every source that is not healthy now (failing, stale, interrupted or degraded; see pipeline/health.py),
     with its reasons and since when; health is judged on the latest runs, whatever window
     the digest covers."""
-    from pipeline.health import source_health
-    from pipeline.paths import sources_path
+    from pipeline.store.health import source_health
+    from tipwatch.config import sources_path
     from pipeline.sources import SourcesError, load_sources
 
     try:

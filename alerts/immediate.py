@@ -19,10 +19,10 @@ from typing import Mapping
 
 from pipeline import store
 
-from .alert_render import alert_message, batch_message
-from .channels import Channel, ChannelConfigError, DeliveryError, load_channels
-from .outbox import _process_gone, _send, claim_token
-from .subscriptions import Alerting, describe_match, load_alerting, matches, qualifies, subscription_channels
+from alerts.alert_render import alert_message, batch_message
+from alerts.channels import Channel, ChannelConfigError, DeliveryError, load_channels
+from alerts.outbox import _process_gone, _send, claim_token
+from alerts.subscriptions import Alerting, describe_match, load_alerting, matches, qualifies, subscription_channels
 
 ALERT_WINDOW_HOURS = 24
 # more alerts than this due at once on one target go out together, this many per message (a
@@ -95,8 +95,8 @@ def _targets(alerting: Alerting) -> list[str]:
 def alert_channels(alerting: Alerting, channels_file: Path | None,
                    env: Mapping[str, str]) -> tuple[dict[str, Channel], list[str]]:
     """target → ready channel, and one problem per target that cannot send (naming the variable)."""
-    from .channels import _missing_settings, load_settings
-    from .subscriptions import channels_path
+    from alerts.channels import _missing_settings, load_settings
+    from alerts.subscriptions import channels_path
 
     path = channels_path(channels_file, env)
     channels: dict[str, Channel] = {}

@@ -23,9 +23,9 @@ from datetime import date, timedelta
 
 from pipeline import store
 
-from .channels import Channel, DeliveryError
-from .digest import story_order, write_digest
-from .render import plural
+from alerts.channels import Channel, DeliveryError
+from alerts.digest import story_order, write_digest
+from alerts.render import plural
 
 MAX_RATE_LIMIT_WAITS = 3      # Slack 429s honoured per message before giving up for this run
 MAX_WAIT_SECONDS = 120.0      # a Retry-After longer than this ends the run for the channel
@@ -104,7 +104,7 @@ def write_and_deliver(db, day: str, digests_dir, channels: dict[str, Channel], s
     returns (path, digest, reports). The one path for `tipwatch digest --send`, `run` and the
     daemon. With `alerting` (alerts/subscriptions.py), each daily subscription's digest is
     written too (listed in digest["team_digests"]) and sent on `teams` (alerts/teams.py)."""
-    from .teams import deliver_team_digests, write_team_digests
+    from alerts.teams import deliver_team_digests, write_team_digests
 
     path, digest = write_digest(db, day, digests_dir, sources_file)
     digest["team_digests"] = write_team_digests(digest, digests_dir, alerting)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .channels import CHANNEL_NAMES, ChannelConfigError, _check_address, default_path
+from alerts.channels import CHANNEL_NAMES, ChannelConfigError, _check_address, default_path
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
@@ -214,7 +214,7 @@ def _subscription(entry: dict, n: int, file: str) -> Subscription:
 
 
 def _refuse_unknown_and_secrets(table: dict, known: set[str], where: str) -> None:
-    from .channels import _looks_secret
+    from alerts.channels import _looks_secret
 
     for key, value in table.items():
         if _looks_secret(value) or (key not in known and ("webhook" in key or "url" in key or "pass" in key)):
@@ -257,7 +257,7 @@ def subscription_channels(sub: Subscription, path: Path | None = None,
     its own recipients and webhook, the [email] section's sender and the shared SMTP server. A
     channel whose secret is missing is left out, with a problem naming the variable (never a value);
     with `dry_run` every channel is made, without secrets, to render only."""
-    from .channels import EmailChannel, Secret, SlackChannel, load_settings
+    from alerts.channels import EmailChannel, Secret, SlackChannel, load_settings
 
     settings = load_settings(channels_path(path, env), env)
     problems, channels = [], {}

@@ -15,10 +15,10 @@ from typing import Mapping
 
 from pipeline import store
 
-from .channels import Channel, ChannelConfigError
-from .digest import render_markdown, story_order
-from .outbox import UNSENT_DIGEST_DAYS, ChannelReport, deliver_queued
-from .subscriptions import Alerting, Subscription, filter_digest, matches, subscription_channels
+from alerts.channels import Channel, ChannelConfigError
+from alerts.digest import render_markdown, story_order
+from alerts.outbox import UNSENT_DIGEST_DAYS, ChannelReport, deliver_queued
+from alerts.subscriptions import Alerting, Subscription, filter_digest, matches, subscription_channels
 
 
 def team_channels(alerting: Alerting, channels_file: Path | None = None,

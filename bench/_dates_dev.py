@@ -19,7 +19,7 @@ MIN_LANGUAGE_PAGES = 4
 
 
 def _tipwatch(html_bytes: bytes, url: str) -> tuple[str | None, str | None]:
-    from pipeline.extract import ExtractionError, ExtractOptions, decode_html, extract_article
+    from pipeline.extract.article import ExtractionError, ExtractOptions, decode_html, extract_article
     try:
         article = extract_article(decode_html(html_bytes, None), url, options=ExtractOptions(min_chars=0))
     except ExtractionError:

@@ -1,4 +1,4 @@
-"""Publication-date quality of pipeline.extract on the bundled sample sites.
+"""Publication-date quality of pipeline.extract.article on the bundled sample sites.
 
 For every article page listed in tests/sites/{vns,bcp,bcpen}/articles.json (old pages included,
 pages under /private/ too: they are article pages, only robots.txt keeps the crawler out), the
@@ -58,7 +58,7 @@ from _common import emit  # noqa: E402
 
 def _declared_charset(site, path: str) -> str | None:
     """The charset the sample server would put in Content-Type for *path*."""
-    from pipeline.samplesites import _CONTENT_TYPES
+    from tipwatch.samplesites import _CONTENT_TYPES
     route = site.routes.get(path, {})
     content_type = route.get("content_type") or _CONTENT_TYPES.get(Path(path).suffix.lower(), "")
     m = re.search(r"charset=([\w.:-]+)", content_type, re.IGNORECASE)
@@ -66,7 +66,7 @@ def _declared_charset(site, path: str) -> str | None:
 
 
 def _pages() -> list[dict]:
-    from pipeline.samplesites import Site
+    from tipwatch.samplesites import Site
     pages = []
     for name in SITE_NAMES:
         site = Site(name, SITES / name)
@@ -133,7 +133,7 @@ def main() -> int:
         emit("dates_quality", {"dev": figures}, targets, notes)
         return 0
     try:
-        from pipeline.extract import ExtractionError, ExtractOptions, decode_html, extract_article
+        from pipeline.extract.article import ExtractionError, ExtractOptions, decode_html, extract_article
         pages = _pages()
     except Exception:
         traceback.print_exc()

@@ -3,7 +3,7 @@
 Scores, in the same run and on the same 181 pages:
   trafilatura       plain ``trafilatura.extract(html, include_comments=False)`` (how the
                     benchmark's own extractors/run_trafilatura.py calls it: no URL)
-  pipeline.extract  ``pipeline.extract.extract_article(html, url)`` — the code path the crawler
+  pipeline.extract.article  ``pipeline.extract.article.extract_article(html, url)`` — the code path the crawler
                     uses (pipeline.process.process_page), with min_chars=0 so that a short page
                     is scored as extracted instead of raising
 with the benchmark's own metric, re-implemented from its evaluate.py (commit 7d95432): tokens
@@ -30,7 +30,7 @@ It is half of a collection whose other half is kept apart for checking: tune on 
 general fixes. Without it the script says so.
 Usage:  .venv/bin/python bench/extraction_quality.py [--limit N] [--show-worst K] [--variants] [--dev-only]
 The last line is ``BENCH-JSON {...}``: name, figures, targets (F1 >= 0.978 and precision >= 0.97 (issue 17: keep every figure)
-for pipeline.extract, at most 1.3x slower than plain trafilatura). Exit status is non-zero only
+for pipeline.extract.article, at most 1.3x slower than plain trafilatura). Exit status is non-zero only
 when the benchmark could not run at all.
 """
 from __future__ import annotations
@@ -116,7 +116,7 @@ def page_f1(row) -> float:
 # ------------------------------------------------------------------ extractors
 
 def _ours(html: str, url: str, **options) -> str:
-    from pipeline.extract import ExtractionError, ExtractOptions, extract_article
+    from pipeline.extract.article import ExtractionError, ExtractOptions, extract_article
     try:
         return extract_article(html, url, options=ExtractOptions(min_chars=0, **options))["text"]
     except ExtractionError:
@@ -128,7 +128,7 @@ def _plain(html: str, url: str, **kwargs) -> str:
     return trafilatura.extract(html, include_comments=False, **kwargs) or ""
 
 
-MAIN = {"trafilatura": _plain, "pipeline.extract": _ours}
+MAIN = {"trafilatura": _plain, "pipeline.extract.article": _ours}
 DATELESS_PAGE = "<html><body><p>A warm-up page.</p><p>3 tháng 3, 2021</p></body></html>"  # needs dateparser
 # --variants: other configurations, for comparison (quality only)
 VARIANTS = {
@@ -136,9 +136,9 @@ VARIANTS = {
     "trafilatura favor_recall": lambda h, u: _plain(h, u, favor_recall=True),
     "trafilatura fast": lambda h, u: _plain(h, u, fast=True),
     "trafilatura precision+fast": lambda h, u: _plain(h, u, favor_precision=True, fast=True),
-    "pipeline.extract favor_precision": lambda h, u: _ours(h, u, favor_precision=True),
-    "pipeline.extract favor_recall": lambda h, u: _ours(h, u, favor_recall=True),
-    "pipeline.extract no cleanup": lambda h, u: _ours(h, u, clean_chrome=False),
+    "pipeline.extract.article favor_precision": lambda h, u: _ours(h, u, favor_precision=True),
+    "pipeline.extract.article favor_recall": lambda h, u: _ours(h, u, favor_recall=True),
+    "pipeline.extract.article no cleanup": lambda h, u: _ours(h, u, clean_chrome=False),
 }
 
 
@@ -166,18 +166,18 @@ def _targets(f1, precision, slowdown) -> list[dict]:
     def judged(value, ok):
         return None if value is None else bool(ok)
     return [
-        {"name": "pipeline.extract F1", "target": f">= {TARGET_F1}", "value": f1,
+        {"name": "pipeline.extract.article F1", "target": f">= {TARGET_F1}", "value": f1,
          "met": judged(f1, f1 is not None and f1 >= TARGET_F1)},
-        {"name": "pipeline.extract precision", "target": f">= {TARGET_PRECISION}", "value": precision,
+        {"name": "pipeline.extract.article precision", "target": f">= {TARGET_PRECISION}", "value": precision,
          "met": judged(precision, precision is not None and precision >= TARGET_PRECISION)},
-        {"name": "pipeline.extract time vs plain trafilatura", "target": f"<= {MAX_SLOWDOWN}x", "value": slowdown,
+        {"name": "pipeline.extract.article time vs plain trafilatura", "target": f"<= {MAX_SLOWDOWN}x", "value": slowdown,
          "met": judged(slowdown, slowdown is not None and slowdown <= MAX_SLOWDOWN)},
     ]
 
 
 def _dev_rows(limit: int = 0) -> list[dict] | None:
     """Per page of the dev set: subset, language, and both extractors' shingle rows."""
-    from pipeline.extract import decode_html
+    from pipeline.extract.article import decode_html
     if not (DEV / "ground-truth.json").exists():
         return None
     truth = json.loads((DEV / "ground-truth.json").read_text(encoding="utf-8"))
@@ -188,7 +188,7 @@ def _dev_rows(limit: int = 0) -> list[dict] | None:
         url = truth[key].get("url") or "https://example.com/"
         expected = truth[key].get("articleBody", "")
         texts = {"trafilatura": _plain(raw.decode("utf-8", errors="replace"), url),
-                 "pipeline.extract": _ours(decode_html(raw, None), url)}
+                 "pipeline.extract.article": _ours(decode_html(raw, None), url)}
         rows.append({"id": key, "subset": info[key]["subset"], "lang": info[key].get("lang") or "?",
                      **{name: string_shingle_matching(expected, text) for name, text in texts.items()}})
     return rows
@@ -206,7 +206,7 @@ def _dev_report(limit: int = 0) -> tuple[dict, list[dict], list[str]]:
     if rows is None:
         note = f"extraction dev set not found at {DEV}: nothing measured on real held-out pages"
         print(note)
-        return {}, [{"name": "dev-set F1 (pipeline.extract)", "target": f">= {TARGET_DEV_F1}", "value": None,
+        return {}, [{"name": "dev-set F1 (pipeline.extract.article)", "target": f">= {TARGET_DEV_F1}", "value": None,
                      "met": None}], [note]
     groups = {"all": rows}
     for by in ("subset", "lang"):
@@ -220,21 +220,21 @@ def _dev_report(limit: int = 0) -> tuple[dict, list[dict], list[str]]:
         line = {"pages": len(members)}
         for name in MAIN:
             line[name] = {k: round(v, 4) for k, v in metrics([r[name] for r in members]).items()}
-        line["ours_f1_interval"] = _bootstrap_f1(members, "pipeline.extract")
+        line["ours_f1_interval"] = _bootstrap_f1(members, "pipeline.extract.article")
         table[group] = line
-        a, b = line["trafilatura"], line["pipeline.extract"]
+        a, b = line["trafilatura"], line["pipeline.extract.article"]
         print(f"  {group:22}{len(members):6d} | {a['f1']:15.3f}{a['precision']:7.3f}{a['recall']:7.3f} | "
               f"{b['f1']:8.3f}{b['precision']:7.3f}{b['recall']:7.3f}  [{line['ours_f1_interval'][0]:.3f}, "
               f"{line['ours_f1_interval'][1]:.3f}]")
-    worst = sorted(rows, key=lambda r: page_f1(r["pipeline.extract"]) - page_f1(r["trafilatura"]))[:5]
+    worst = sorted(rows, key=lambda r: page_f1(r["pipeline.extract.article"]) - page_f1(r["trafilatura"]))[:5]
     print("  pages where ours loses most against plain trafilatura: " + ", ".join(
-        f"{r['id'][:30]} {page_f1(r['pipeline.extract']) - page_f1(r['trafilatura']):+.3f}" for r in worst))
-    ours = table["all"]["pipeline.extract"]["f1"]
+        f"{r['id'][:30]} {page_f1(r['pipeline.extract.article']) - page_f1(r['trafilatura']):+.3f}" for r in worst))
+    ours = table["all"]["pipeline.extract.article"]["f1"]
     below = [g for g, line in table.items() if g.startswith("subset:")
-             and line["pipeline.extract"]["f1"] < line["trafilatura"]["f1"]]
-    targets = [{"name": "dev-set F1 (pipeline.extract)", "target": f">= {TARGET_DEV_F1}", "value": ours,
+             and line["pipeline.extract.article"]["f1"] < line["trafilatura"]["f1"]]
+    targets = [{"name": "dev-set F1 (pipeline.extract.article)", "target": f">= {TARGET_DEV_F1}", "value": ours,
                 "met": ours >= TARGET_DEV_F1},
-               {"name": "dev-set subsets where pipeline.extract is below plain trafilatura", "target": "none",
+               {"name": "dev-set subsets where pipeline.extract.article is below plain trafilatura", "target": "none",
                 "value": below or "none", "met": not below}]
     return table, targets, []
 
@@ -295,7 +295,7 @@ def main() -> int:
                 / len(keys) for name in MAIN}
     summary = {name: _summary(rows[name], keys) for name in MAIN}
     speed = {name: len(keys) / cpu[name] if cpu[name] else 0.0 for name in MAIN}
-    slowdown = cpu["pipeline.extract"] / cpu["trafilatura"] if cpu["trafilatura"] else 0.0
+    slowdown = cpu["pipeline.extract.article"] / cpu["trafilatura"] if cpu["trafilatura"] else 0.0
 
     print(f"pages: {len(keys)}   metric: the benchmark's evaluate.py (case-sensitive \\w+ tokens, 4-gram "
           f"shingles, macro P over non-empty predictions, macro R, F1 of the two averages)")
@@ -310,10 +310,10 @@ def main() -> int:
 
     for name in MAIN:
         line(name, summary[name], accuracy[name], speed[name])
-    a, b = summary["trafilatura"]["all"], summary["pipeline.extract"]["all"]
+    a, b = summary["trafilatura"]["all"], summary["pipeline.extract.article"]["all"]
     print(f"{'difference (ours - trafilatura)':34}{b['f1'] - a['f1']:+7.3f}{b['precision'] - a['precision']:+7.3f}"
           f"{b['recall'] - a['recall']:+7.3f}")
-    print(f"speed: trafilatura {speed['trafilatura']:.1f} pages/s, pipeline.extract {speed['pipeline.extract']:.1f} "
+    print(f"speed: trafilatura {speed['trafilatura']:.1f} pages/s, pipeline.extract.article {speed['pipeline.extract.article']:.1f} "
           f"pages/s (CPU time, one core): ours is {slowdown:.2f}x the time of plain trafilatura")
 
     variant_figures = {}
@@ -330,21 +330,21 @@ def main() -> int:
             variant_figures[name] = vs
 
     if args.show_worst:
-        worst = sorted(keys, key=lambda k: page_f1(rows["pipeline.extract"][k]) - page_f1(rows["trafilatura"][k]))
+        worst = sorted(keys, key=lambda k: page_f1(rows["pipeline.extract.article"][k]) - page_f1(rows["trafilatura"][k]))
         print(f"pages where ours loses most against plain trafilatura (page F1):")
         for k in worst[: args.show_worst]:
-            pa, pb = page_f1(rows["trafilatura"][k]), page_f1(rows["pipeline.extract"][k])
+            pa, pb = page_f1(rows["trafilatura"][k]), page_f1(rows["pipeline.extract.article"][k])
             print(f"  {pb - pa:+.3f}  plain {pa:.3f} ours {pb:.3f}  {k[:12]}  {truth[k].get('url', '')}")
 
-    ours = summary["pipeline.extract"]["all"]
+    ours = summary["pipeline.extract.article"]["all"]
     figures = {
         "pages": len(keys),
         "trafilatura": {**summary["trafilatura"]["all"], "accuracy": round(accuracy["trafilatura"], 4),
                         "pages_per_s": round(speed["trafilatura"], 1), "even": summary["trafilatura"]["even"],
                         "odd": summary["trafilatura"]["odd"]},
-        "pipeline_extract": {**ours, "accuracy": round(accuracy["pipeline.extract"], 4),
-                             "pages_per_s": round(speed["pipeline.extract"], 1),
-                             "even": summary["pipeline.extract"]["even"], "odd": summary["pipeline.extract"]["odd"]},
+        "pipeline_extract": {**ours, "accuracy": round(accuracy["pipeline.extract.article"], 4),
+                             "pages_per_s": round(speed["pipeline.extract.article"], 1),
+                             "even": summary["pipeline.extract.article"]["even"], "odd": summary["pipeline.extract.article"]["odd"]},
         "slowdown_vs_trafilatura": round(slowdown, 3),
     }
     if variant_figures:

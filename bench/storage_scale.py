@@ -456,7 +456,8 @@ def sql_call(db, sql: str, params=()):
 
 
 def store_queries(db) -> dict:
-    from pipeline import health, store
+    from pipeline import store
+    from pipeline.store import health
 
     today = REF_NOW.date().isoformat()
     week_ago = _iso(REF_NOW - timedelta(days=7))
@@ -525,7 +526,8 @@ def datasette_pages(path: Path, repeat: int) -> tuple[dict, list[str]]:
     import html.parser
 
     try:
-        from pipeline import browse, serve
+        from pipeline.store import browse
+        from tipwatch import serve
     except ImportError as exc:
         return {}, [f"Datasette pages: not available ({exc})"]
     serve.prepare_database(path)
@@ -595,14 +597,14 @@ CANNED_PARAMS = {"search_both_languages": {"q": "human trafficking"}}
 
 
 def canned_queries() -> tuple[dict, str | None]:
-    """name → (sql, params with their defaults) from pipeline.browse, or a reason they are missing."""
+    """name → (sql, params with their defaults) from pipeline.store.browse, or a reason they are missing."""
     try:
-        from pipeline import browse
+        from pipeline.store import browse
     except ImportError as exc:
         return {}, f"browse queries: not available ({exc})"
     queries = getattr(browse, "CANNED_QUERIES", None)
     if not queries:
-        return {}, "browse queries: not available (pipeline.browse has no CANNED_QUERIES)"
+        return {}, "browse queries: not available (pipeline.store.browse has no CANNED_QUERIES)"
     found = {}
     for name, query in queries.items():
         params = query.get("params") or {}
@@ -616,7 +618,7 @@ def canned_queries() -> tuple[dict, str | None]:
 def ensure_views(db) -> bool:
     """The browse views (pipeline/browse.py), if that module is there."""
     try:
-        from pipeline import browse
+        from pipeline.store import browse
         browse.ensure_views(db)
     except (ImportError, AttributeError):
         return False

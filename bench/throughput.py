@@ -42,7 +42,7 @@ from pathlib import Path
 
 from _common import REPO, SHARED_DATA, emit, rate, target
 
-from pipeline.samplesites import LoopbackHTTPServer
+from tipwatch.samplesites import LoopbackHTTPServer
 
 BENCHMARK_PAGES = SHARED_DATA / "article-extraction-benchmark"
 SPEEDUP_TARGET = 1.5          # crawl articles/s ÷ single-process trafilatura articles/s
@@ -72,7 +72,7 @@ def benchmark_pages() -> list[Page]:
 def sample_pages() -> list[Page]:
     """The sample sites' article pages. Their {{BASE}} links point off-site here, so a replica's
     canonical link does not fold it into the original (each replica is its own article)."""
-    from pipeline.samplesites import SITES_DIR, manifest
+    from tipwatch.samplesites import SITES_DIR, manifest
 
     pages = []
     for article in manifest():
@@ -290,8 +290,8 @@ class CrawlRun:
 
 
 def run_crawl(db: Path, sources: Path, log: Path, settings: list[str]) -> CrawlRun:
-    """The real command, as the daemon runs it: `python -m pipeline.cli crawl ...`."""
-    command = [sys.executable, "-m", "pipeline.cli", "crawl", "--db", str(db), "--sources", str(sources),
+    """The real command, as the daemon runs it: `python -m tipwatch.cli crawl ...`."""
+    command = [sys.executable, "-m", "tipwatch.cli", "crawl", "--db", str(db), "--sources", str(sources),
                "--log-file", str(log)]
     for setting in settings:
         command += ["-s", setting]
@@ -375,10 +375,10 @@ def process_page_check(distinct: list[Page], db: Path, base: str) -> tuple[Timin
     """`process_page` (the crawl workers' job: decode, extract, classify) in this process on the
     first replica of each distinct page: its speed on one core, and whether the crawl stored
     exactly what it extracts (the crawl changes nothing in extraction quality)."""
-    from pipeline.paths import profile_path
+    from tipwatch.config import profile_path
     from pipeline.process import process_page
     from pipeline.store import open_db
-    from pipeline.training import active_model_path
+    from pipeline.topic.training import active_model_path
     from pipeline.urls import url_key
 
     profile, model = str(profile_path(None)), str(active_model_path(open_db(db)))  # as the crawl resolves them

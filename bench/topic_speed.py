@@ -22,9 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline import classify, labelled  # noqa: E402
-from pipeline.model import train  # noqa: E402
-from pipeline.topic import TopicStage  # noqa: E402
+from pipeline import labelled  # noqa: E402
+from pipeline.topic import rules as classify
+from pipeline.topic.model import train  # noqa: E402
+from pipeline.topic.stage import TopicStage  # noqa: E402
 
 BENCHMARK = REPO.parent / "shared" / "data" / "article-extraction-benchmark" / "ground-truth.json"
 TARGET_RULES = 2000.0

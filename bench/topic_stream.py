@@ -19,11 +19,12 @@ from pathlib import Path
 
 from _common import SHARED_DATA, emit, target
 
-from pipeline import classify, labelled  # noqa: E402
-from pipeline.evaluate import classify_examples, figures  # noqa: E402
-from pipeline.topic import TopicStage  # noqa: E402
-from pipeline.training import base_model_path  # noqa: E402
-from pipeline.model import load as load_model  # noqa: E402
+from pipeline import labelled  # noqa: E402
+from pipeline.topic import rules as classify
+from pipeline.topic.evaluate import classify_examples, figures  # noqa: E402
+from pipeline.topic.stage import TopicStage  # noqa: E402
+from pipeline.topic.training import base_model_path  # noqa: E402
+from pipeline.topic.model import load as load_model  # noqa: E402
 
 STREAM = SHARED_DATA / "news-stream" / "dev.jsonl"
 TARGET_PER_1000 = 0.5

@@ -170,7 +170,7 @@ class GuardedResolver(CachingHostnameResolver):
 def allow_list_from_settings(settings) -> tuple[Network, ...]:
     """TIPWATCH_ALLOW_ADDRESSES (a comma-separated string or a list) and the sources file's
     top-level `allow_addresses`."""
-    from pipeline.paths import sources_path
+    from tipwatch.config import sources_path
     from pipeline.sources import SourcesError, load_allow_addresses
 
     value = settings.get("TIPWATCH_ALLOW_ADDRESSES") or ""

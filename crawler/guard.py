@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 from w3lib.url import safe_url_string
 
-from .scope import OutOfScope, Refusal, host_key, redirect_refusal, url_refusal
+from crawler.scope import OutOfScope, Refusal, host_key, redirect_refusal, url_refusal
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 

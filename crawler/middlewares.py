@@ -16,7 +16,7 @@ from scrapy.exceptions import IgnoreRequest
 
 from pipeline import store
 
-from .guard import raise_if_refused
+from crawler.guard import raise_if_refused
 from pipeline.urls import normalize, url_key
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}

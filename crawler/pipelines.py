@@ -19,8 +19,8 @@ from scrapy.exceptions import DropItem
 
 from pipeline import store
 from pipeline.process import process_page
-from pipeline.paths import profile_path
-from pipeline.training import active_model_path
+from tipwatch.config import profile_path
+from pipeline.topic.training import active_model_path
 from pipeline.urls import normalize, same_site, url_key
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 
-from .runstats import describe_exception
-from .scope import OutOfScope, Refusal, host_key
+from crawler.runstats import describe_exception
+from crawler.scope import OutOfScope, Refusal, host_key
 
 THROTTLE_STATUSES = (429, 503)
 UNREACHABLE = ("dns", "connection", "timeout")

@@ -17,8 +17,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as net_error
 from twisted.internet.defer import CancelledError
 
-from .addresses import refusal_for
-from .scope import OutOfScope
+from crawler.addresses import refusal_for
+from crawler.scope import OutOfScope
 
 # Scrapy ≥ 2.14 wraps download failures in its own exceptions; older Twisted ones are kept
 # for other download handlers

@@ -6,9 +6,9 @@ process, and never touches the database.
 """
 from __future__ import annotations
 
-from .enrich import enrich
-from .extract import ExtractionError, ExtractOptions, decode_html, extract_article
-from .topic import load_stage
+from pipeline.enrich import enrich
+from pipeline.extract.article import ExtractionError, ExtractOptions, decode_html, extract_article
+from pipeline.topic.stage import load_stage
 
 
 def classify_article(profile_path: str, article: dict, model_path: str | None = None) -> dict:

@@ -7,11 +7,11 @@ import tomllib
 import unicodedata
 from pathlib import Path
 
-from . import store
-from .paths import CORPUS_DIR, SEEDS_DIR
-from .enrich import enrich
-from .process import classify_article
-from .training import active_model_path
+from pipeline import store
+from tipwatch.config import CORPUS_DIR, SEEDS_DIR
+from pipeline.enrich import enrich
+from pipeline.process import classify_article
+from pipeline.topic.training import active_model_path
 
 SEED_SOURCE = "seed"
 # page chrome that survives in copied article text: a page-header "today" date, the

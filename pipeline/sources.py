@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .paths import REPO_ROOT
+from tipwatch.config import REPO_ROOT
 
 DEFAULT_SOURCES = REPO_ROOT / "seeds" / "sources.toml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -39,7 +39,7 @@ class Source:
     stale_after_hours: float = 48.0
     allowed_hosts: tuple[str, ...] = ()   # hosts beyond those of its start URLs ("cdn.example.com")
     max_sitemaps: int | None = None        # sitemap documents per run (None: the crawl's setting)
-    timezone: str | None = None            # the publisher's IANA zone, for its local day (pipeline.publisher_time)
+    timezone: str | None = None            # the publisher's IANA zone, for its local day (pipeline.extract.publisher_time)
     compiled_pattern: re.Pattern = field(default=None, compare=False, repr=False)
 
     def is_article_url(self, url: str) -> bool:

@@ -23,10 +23,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline import classify, labelled, model  # noqa: E402
-from pipeline.classify import ModelPolicy  # noqa: E402
-from pipeline.evaluate import figures  # noqa: E402
-from pipeline.topic import decide  # noqa: E402
+from pipeline import model  # noqa: E402
+from pipeline.topic import rules as classify
+from pipeline.topic import labelled
+from pipeline.topic.rules import ModelPolicy  # noqa: E402
+from pipeline.topic.evaluate import figures  # noqa: E402
+from pipeline.topic.stage import decide  # noqa: E402
 
 FOLDS = 5
 STREAM = REPO.parent / "shared" / "data" / "news-stream" / "dev.jsonl"

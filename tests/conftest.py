@@ -34,7 +34,7 @@ def verdict(flagged: bool, score: float = 5.0) -> dict:
 def tipwatch(*args, env=None, check=True, timeout=300) -> subprocess.CompletedProcess:
     """Run the real `tipwatch` CLI in a fresh process (Scrapy's reactor is once per process)."""
     full_env = dict(os.environ, **(env or {}))
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "tipwatch.cli", *map(str, args)], cwd=REPO,
                             capture_output=True, text=True, env=full_env, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"tipwatch {' '.join(map(str, args))} exited {result.returncode}\n"

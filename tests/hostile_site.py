@@ -9,7 +9,7 @@
 Behaviours are functions of the request handler (see the factories below). The server is
 HTTP/1.1 on loopback only (127.0.0.1 by default; `HostileSite(routes, host="127.0.0.2")` or
 "::1" where `ipv6_loopback()` says it exists) and binds without any DNS look-up
-(pipeline.samplesites.LoopbackHTTPServer). stop() sets an Event that every waiting, dripping
+(tipwatch.samplesites.LoopbackHTTPServer). stop() sets an Event that every waiting, dripping
 or streaming handler watches, so a hung connection never outlives its test.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from typing import Callable, Iterable
 
-from pipeline.samplesites import LoopbackHTTPServer
+from tipwatch.samplesites import LoopbackHTTPServer
 
 Behaviour = Callable[["HostileHandler"], None]
 HTML = "text/html; charset=utf-8"

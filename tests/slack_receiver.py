@@ -18,7 +18,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler
 
-from pipeline.samplesites import LoopbackHTTPServer
+from tipwatch.samplesites import LoopbackHTTPServer
 
 MAX_BLOCKS = 50
 BLOCK_TYPES = {"header", "section", "divider", "context", "actions", "image", "rich_text", "markdown"}

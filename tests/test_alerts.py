@@ -11,7 +11,7 @@ from slack_receiver import SlackReceiver
 from test_channels import Collector, free_port
 
 from pipeline import store
-from pipeline.samplesites import SampleSites, write_sources
+from tipwatch.samplesites import SampleSites, write_sources
 
 PARAGRAPH = ("Provincial police said the women had been promised jobs in a garment factory and were instead "
              "sold to men across the border, in a case of human trafficking that investigators linked to a "
@@ -262,7 +262,7 @@ def test_the_daemons_crawl_job_alerts_once_across_its_crawls(world):
     (root / "schedule.toml").write_text('[crawl]\nevery = "2s"\n[digest]\ncron = "0 7 * * *"\n')
     with SlackReceiver() as slack:
         env.update(TIPWATCH_SLACK_WEBHOOK_URL=slack.url, TIPWATCH_LOOKBACK_DAYS="0")
-        daemon = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "daemon", "--schedule", str(root / "schedule.toml")],
+        daemon = subprocess.Popen([sys.executable, "-m", "tipwatch.cli", "daemon", "--schedule", str(root / "schedule.toml")],
                                   cwd=REPO, env=dict(os.environ, **env), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         try:

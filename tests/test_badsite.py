@@ -4,7 +4,7 @@ stored, and a second run neither loses nor duplicates anything."""
 import sqlite_utils
 from conftest import tipwatch
 
-from pipeline.samplesites import SampleSites, write_sources
+from tipwatch.samplesites import SampleSites, write_sources
 
 LIMITS = ["-s", "DOWNLOAD_TIMEOUT=2", "-s", "DOWNLOAD_MAXSIZE=1048576", "-s", "RETRY_TIMES=0",
           "-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5"]

@@ -527,7 +527,7 @@ def test_no_shipped_profile_term_holds_the_term_separator():
     import tomllib
 
     from alerts.render import TERM_SEPARATOR
-    from pipeline.paths import profile_path
+    from tipwatch.config import profile_path
 
     def strings(value):  # every string in a rule's term lists, however the profile nests them
         if isinstance(value, str):

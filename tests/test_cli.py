@@ -3,7 +3,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from tipwatch.cli import cli
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -62,6 +62,6 @@ def test_cli_module_stays_light_for_the_crawl_workers():
     import subprocess
     import sys
 
-    probe = "import sys, pipeline.cli; print(sorted(m for m in ('sqlite_utils', 'numpy', 'scrapy') if m in sys.modules))"
+    probe = "import sys, tipwatch.cli; print(sorted(m for m in ('sqlite_utils', 'numpy', 'scrapy') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout == "[]\n"

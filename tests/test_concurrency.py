@@ -15,8 +15,9 @@ import pytest
 import sqlite_utils
 from conftest import REPO, tipwatch
 
-from pipeline import browse, store
-from pipeline.samplesites import SampleSites, write_sources
+from pipeline import store
+from pipeline.store import browse
+from tipwatch.samplesites import SampleSites, write_sources
 
 # one extraction worker: two articles need no more, and each worker costs a spawned interpreter
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=60",
@@ -85,7 +86,7 @@ def sites(tmp_path):
 
 
 def start(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=REPO,
+    return subprocess.Popen([sys.executable, "-m", "tipwatch.cli", *map(str, args)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -234,10 +235,10 @@ def test_an_article_the_database_refuses_is_a_store_error_and_the_crawl_goes_on(
 # ---------------------------------------------------------------- the lock passed to a child
 
 def test_a_child_works_under_its_parents_lock_and_no_one_else_does(tmp_path):
-    from pipeline.lock import child_env, work_lock
+    from tipwatch.lock import child_env, work_lock
 
     db_path = tmp_path / "t.db"
-    take = ("import sys; from pipeline.lock import work_lock, LockBusy\n"
+    take = ("import sys; from tipwatch.lock import work_lock, LockBusy\n"
             "try:\n    with work_lock(sys.argv[1], 'child'): print('held')\n"
             "except LockBusy as exc: print(exc)")
     with work_lock(db_path, "parent") as handle:

@@ -4,7 +4,7 @@ import sqlite_utils
 from conftest import tipwatch
 
 from pipeline import store
-from pipeline.samplesites import SampleSites, write_sources
+from tipwatch.samplesites import SampleSites, write_sources
 
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10",
         "-s", "RETRY_TIMES=0"]

@@ -10,7 +10,7 @@ import pytest
 import sqlite_utils
 from conftest import tipwatch
 
-from pipeline.samplesites import SITES_DIR, SampleSites, manifest, write_sources
+from tipwatch.samplesites import SITES_DIR, SampleSites, manifest, write_sources
 from pipeline.urls import url_key
 
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10"]

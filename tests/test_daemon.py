@@ -11,9 +11,9 @@ import pytest
 from conftest import REPO, tipwatch
 
 from pipeline import store
-from pipeline.daemon import missed_digest_day
-from pipeline.samplesites import SampleSites, write_sources
-from pipeline.schedule import ScheduleError, load_schedule
+from tipwatch.daemon import missed_digest_day
+from tipwatch.samplesites import SampleSites, write_sources
+from tipwatch.schedule import ScheduleError, load_schedule
 
 PARAGRAPH = ("Provincial police said the women had been promised jobs in a garment factory and were instead "
              "sold to men across the border, in a case of human trafficking that investigators linked to a "
@@ -49,7 +49,7 @@ def test_daemon_crawls_digests_and_stops_on_sigterm(tmp_path):
         sources = write_sources(sites, tmp_path / "live-sources.toml")
         env = dict(os.environ, TIPWATCH_LOOKBACK_DAYS="0")
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "daemon", "--db", str(tmp_path / "t.db"), "--sources", str(sources),
+            [sys.executable, "-m", "tipwatch.cli", "daemon", "--db", str(tmp_path / "t.db"), "--sources", str(sources),
              "--digests-dir", str(tmp_path / "digests"), "--schedule", str(tmp_path / "schedule.toml")],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -83,7 +83,7 @@ def test_two_runs_at_once_one_works_the_other_says_why(tmp_path):
     make_site(tmp_path, slow=True)
     with SampleSites(tmp_path, names=["mini"]) as sites:
         sources = write_sources(sites, tmp_path / "live-sources.toml")
-        args = [sys.executable, "-m", "pipeline.cli", "run", "--db", str(tmp_path / "t.db"), "--sources", str(sources),
+        args = [sys.executable, "-m", "tipwatch.cli", "run", "--db", str(tmp_path / "t.db"), "--sources", str(sources),
                 "--digests-dir", str(tmp_path / "digests"), "--lookback-days", "0"]
         first = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lock = tmp_path / "t.db.lock"

@@ -190,7 +190,7 @@ def test_a_crash_between_two_messages_loses_and_repeats_nothing(setup):
             return len(calls) == 2
 
         slack._take_hold = hold_second
-        process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "digest", "--day", "2026-11-23",
+        process = subprocess.Popen([sys.executable, "-m", "tipwatch.cli", "digest", "--day", "2026-11-23",
                                     "--send", "slack"], cwd=REPO, env=dict(os.environ, **env),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert slack.holding.wait(60), "the second message never came"
@@ -209,7 +209,7 @@ def test_two_digests_at_once_do_not_both_send(setup):
     flag_articles(db, 5)
     with SlackReceiver() as slack:
         env["TIPWATCH_SLACK_WEBHOOK_URL"] = slack.url
-        runs = [subprocess.Popen([sys.executable, "-m", "pipeline.cli", "digest", "--day", "2026-11-23",
+        runs = [subprocess.Popen([sys.executable, "-m", "tipwatch.cli", "digest", "--day", "2026-11-23",
                                   "--send", "slack"], cwd=REPO, env=dict(os.environ, **env),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
         outputs = [run.communicate(timeout=120) for run in runs]

@@ -42,8 +42,8 @@ def test_demo_serves_the_samples_dated_this_week_with_a_story_across_outlets_and
 
     from test_crawl import compare_golden
 
-    from pipeline import browse
-    from pipeline.samplesites import SITES_DIR, manifest
+    from pipeline.store import browse
+    from tipwatch.samplesites import SITES_DIR, manifest
     from pipeline.urls import url_key
 
     tipwatch("demo", "--db", tmp_path / "demo.db", "--digests-dir", tmp_path / "digests")
@@ -52,7 +52,7 @@ def test_demo_serves_the_samples_dated_this_week_with_a_story_across_outlets_and
     assert shift % 7 == 0
     db = sqlite_utils.Database(tmp_path / "demo.db")
     stored = {key: article_id for key, article_id in db.execute("SELECT url, article_id FROM article_urls")}
-    from pipeline.sampledates import shift_text
+    from tipwatch.sampledates import shift_text
 
     mismatches, checked = [], 0
     for item in manifest():
@@ -82,7 +82,7 @@ def test_demo_serves_the_samples_dated_this_week_with_a_story_across_outlets_and
 
 
 def test_sample_dates_move_in_every_format_and_back():
-    from pipeline.sampledates import shift_text, weeks_to_today
+    from tipwatch.sampledates import shift_text, weeks_to_today
 
     page = ("Monday, 11/23/2026 · Thứ Hai, 23/11/2026 · November 21, 2026 3:30 PM · November 23 2026 · "
             "Update: November, 21/2026 - 18:40 · Sat, 21 Nov 2026 15:30:00 +0700 · 2026-11-21T15:30:00+07:00 · "

@@ -1,4 +1,4 @@
-"""Tests for pipeline.extract (decoding, body cleanup, metadata, publication dates).
+"""Tests for pipeline.extract.article (decoding, body cleanup, metadata, publication dates).
 
 Fixtures in tests/extract_pages/ are small hand-made pages reproducing real page chrome of
 the first sources (VNS page-header date + "Update:" line, baochinhphu captions / byline /
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.dates import parse_date_string, url_date
-from pipeline.extract import (ExtractionError, ExtractOptions, clean_text, decode_html,
+from pipeline.extract.dates import parse_date_string, url_date
+from pipeline.extract.article import (ExtractionError, ExtractOptions, clean_text, decode_html,
                               extract_article)
 
 PAGES = Path(__file__).parent / "extract_pages"
@@ -329,7 +329,7 @@ def test_runs_in_a_spawned_process_pool():
 
 
 def test_import_is_cheap():
-    code = "import sys, pipeline.extract; print('trafilatura' in sys.modules, 'htmldate' in sys.modules)"
+    code = "import sys, pipeline.extract.article; print('trafilatura' in sys.modules, 'htmldate' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -499,7 +499,7 @@ def test_dates_bench_on_the_sample_sites(monkeypatch, capsys):
 
 @pytest.mark.parametrize("depth", [300, 5000, 200_000])
 def test_a_page_nested_deeper_than_the_parser_goes_keeps_its_text(depth):
-    from pipeline.nesting import nesting_depth
+    from pipeline.extract.nesting import nesting_depth
 
     paragraph = ("<p>Police in the northern province rescued twelve women who had been sold across the border, "
                  "officials said on Monday, adding that four suspects had been arrested.</p>")
@@ -512,7 +512,7 @@ def test_a_page_nested_deeper_than_the_parser_goes_keeps_its_text(depth):
 
 
 def test_flattening_is_only_a_second_reading():
-    from pipeline.nesting import flattened, too_deep
+    from pipeline.extract.nesting import flattened, too_deep
 
     shallow = "<html><body>" + "<div>" * 20 + "<p>x</p>" + "</div>" * 20 + "</body></html>"
     assert not too_deep(shallow)

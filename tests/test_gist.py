@@ -5,9 +5,10 @@ from conftest import article, verdict
 
 from alerts.digest import build_digest, render_markdown
 from alerts.render import render_email_html, render_email_text, slack_messages
-from pipeline import store, translate
+from pipeline import store
+from pipeline.enrich import translate
 from pipeline.enrich import enrich
-from pipeline.gist import build_gist
+from pipeline.enrich.gist import build_gist
 
 RESCUE = ("Giải cứu 27 công dân bị lừa sang Campuchia",
           "Công an tỉnh Tây Ninh vừa giải cứu, tiếp nhận 27 công dân trở về từ Svay Rieng qua cửa khẩu "

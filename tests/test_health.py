@@ -6,7 +6,7 @@ import pytest
 
 from conftest import article, tipwatch
 from pipeline import store
-from pipeline.health import error_rate, verdict
+from pipeline.store.health import error_rate, verdict
 from pipeline.sources import SourcesError, parse_sources
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -274,8 +274,8 @@ def test_status_prints_one_line_per_source(tmp_path):
 
 
 def test_status_and_the_browse_query_agree_on_interrupted_runs(tmp_path):
-    from pipeline import browse
-    from pipeline.health import source_health
+    from pipeline.store import browse
+    from pipeline.store.health import source_health
 
     db = store.open_db(tmp_path / "t.db")
     stats = {"requests": 5, "responses": 5, "articles_found": 3, "articles_fetched": 1, "status_counts": {"2xx": 5}}

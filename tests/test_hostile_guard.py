@@ -156,7 +156,7 @@ def crawl_with_peak_rss(args: list) -> tuple[subprocess.CompletedProcess, int]:
     wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
                "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr); "
                "print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)")
-    result = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "pipeline.cli", *map(str, args)],
+    result = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "tipwatch.cli", *map(str, args)],
                             cwd=REPO, capture_output=True, text=True, timeout=240)
     peak = int(result.stdout.rsplit("PEAK ", 1)[1])
     return result, peak

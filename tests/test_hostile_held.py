@@ -281,7 +281,7 @@ class Crawl:
 
     def __init__(self, db: Path, sources: Path, *extra, label: str = "crawl"):
         self.out, self.err = db.parent / f"{label}.out", db.parent / f"{label}.err"
-        command = [sys.executable, "-c", PEAK_RSS, sys.executable, "-m", "pipeline.cli", "crawl", "--db", str(db),
+        command = [sys.executable, "-c", PEAK_RSS, sys.executable, "-m", "tipwatch.cli", "crawl", "--db", str(db),
                    "--sources", str(sources), "--since", "2020-01-01", *LIMITS, *extra]
         with open(self.out, "w") as out, open(self.err, "w") as err:
             self.process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=err, start_new_session=True)

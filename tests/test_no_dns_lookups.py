@@ -3,7 +3,7 @@
 http.server's HTTPServer.server_bind calls socket.getfqdn(host), and aiosmtpd's SMTP calls
 socket.getfqdn() for its banner unless given a hostname: for an address outside /etc/hosts
 (127.0.0.2, often ::1) that is a query to the network's resolver, traffic leaving the machine.
-Every server the tests and benchmarks start binds through pipeline.samplesites.LoopbackHTTPServer
+Every server the tests and benchmarks start binds through tipwatch.samplesites.LoopbackHTTPServer
 or conftest.smtp_server instead. Here each is started with getfqdn made to fail, and the sources
 are searched for servers built any other way.
 """
@@ -20,12 +20,12 @@ from hostile_site import HostileSite, ipv6_loopback, static
 from slack_receiver import SlackReceiver
 from test_channels import Collector
 
-from pipeline.samplesites import SampleSites
+from tipwatch.samplesites import SampleSites
 
 STDLIB_SERVERS = {"HTTPServer", "ThreadingHTTPServer", "TCPServer", "ThreadingTCPServer", "UDPServer",
                   "ThreadingUDPServer"}
 SOURCES = [*sorted((REPO / "tests").glob("*.py")), *sorted((REPO / "bench").glob("*.py")),
-           REPO / "pipeline" / "samplesites.py"]
+           REPO / "tipwatch" / "samplesites.py"]
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def calls_to(path: Path, names: set[str]) -> list[ast.Call]:
 
 def test_no_stdlib_server_is_built_directly():
     direct = {f"{path.name}:{call.lineno}" for path in SOURCES for call in calls_to(path, STDLIB_SERVERS)}
-    assert direct == set(), "build it as pipeline.samplesites.LoopbackHTTPServer"
+    assert direct == set(), "build it as tipwatch.samplesites.LoopbackHTTPServer"
 
 
 def test_every_smtp_server_is_named():

@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO, article, tipwatch, verdict
 
 from pipeline import enrich, store
-from pipeline.places import GAZETTEER_FILE, extract_places, load_gazetteer, place_tuples
+from pipeline.enrich.places import GAZETTEER_FILE, extract_places, load_gazetteer, place_tuples
 
 sys.path.insert(0, str(REPO / "bench"))
 import places_quality  # noqa: E402

@@ -1,4 +1,4 @@
-"""Publication dates as the publisher's local day (pipeline.publisher_time, pipeline.dates).
+"""Publication dates as the publisher's local day (pipeline.extract.publisher_time, pipeline.extract.dates).
 
 Small hand-made pages: a UTC stamp converted to the zone the page itself uses elsewhere, the
 source's `timezone`, or the domain's country; a stamp with its own offset kept as written; the
@@ -12,8 +12,8 @@ import pytest
 
 from crawler.pipelines import _published
 from pipeline import store
-from pipeline.extract import ExtractOptions, extract_article
-from pipeline.publisher_time import domain_zone, page_offset
+from pipeline.extract.article import ExtractOptions, extract_article
+from pipeline.extract.publisher_time import domain_zone, page_offset
 from pipeline.sources import SourcesError, parse_sources
 
 NOW = datetime(2025, 8, 1, 12, 0, 0)

@@ -18,8 +18,8 @@ import math
 
 import pytest
 
-from pipeline import labelled
-from pipeline.classify import DEFAULT_PROFILE, load_profile
+from pipeline.topic import labelled
+from pipeline.topic.rules import DEFAULT_PROFILE, load_profile
 
 from conftest import REPO, tipwatch
 
@@ -86,8 +86,8 @@ def test_ledger_is_append_only_and_pinned_to_this_profile():
 
 
 def test_base_model_is_the_one_measured():
-    from pipeline.model import load
-    from pipeline.training import base_model_path
+    from pipeline.topic.model import load
+    from pipeline.topic.training import base_model_path
 
     assert load(base_model_path()).version == LEDGER[-1][1], (
         "the training split changed the base model: measure and append a LEDGER entry")

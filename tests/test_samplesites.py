@@ -4,7 +4,7 @@ import urllib.request
 
 import pytest
 
-from pipeline.samplesites import SampleSites, SiteError, manifest, template_site_names, write_sources
+from tipwatch.samplesites import SampleSites, SiteError, manifest, template_site_names, write_sources
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

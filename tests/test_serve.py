@@ -22,8 +22,11 @@ import pytest
 import sqlite_utils
 from conftest import REPO, article, tipwatch, verdict
 
-from pipeline import browse, health, serve, store
-from pipeline.samplesites import SampleSites, write_sources
+from pipeline import store
+from pipeline.store import browse
+from pipeline.store import health
+from tipwatch import serve
+from tipwatch.samplesites import SampleSites, write_sources
 
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10"]
 RESCUE_TITLE = "Giải cứu 27 công dân bị lừa sang Campuchia"  # a flagged bcp article
@@ -66,7 +69,7 @@ def running_server(db_path: Path, logs: Path):
     # open, as without a login configured: a TIPWATCH_SERVE_PASSWORD_HASH in the shell would turn it on
     env = {key: value for key, value in os.environ.items() if not key.startswith("TIPWATCH_SERVE_")}
     with open(logs / f"serve-{port}.out", "w") as out, open(logs / f"serve-{port}.err", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--db", str(db_path),
+        proc = subprocess.Popen([sys.executable, "-m", "tipwatch.cli", "serve", "--db", str(db_path),
                                  "--port", str(port)], cwd=REPO, env=env, stdout=out, stderr=err)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -317,7 +320,7 @@ def test_readers_never_fail_while_a_crawl_writes(demo_db, tmp_path):
     with running_server(live, tmp_path) as base, SampleSites() as sites:
         sources = write_sources(sites, tmp_path / "sources.toml")  # new ports: every article is new
         with open(tmp_path / "crawl.err", "w") as err:
-            crawl = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "crawl", "--db", str(live),
+            crawl = subprocess.Popen([sys.executable, "-m", "tipwatch.cli", "crawl", "--db", str(live),
                                       "--sources", str(sources), "--since", "2020-01-01", *FAST],
                                      cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
         answers = read_while_running(base, crawl)

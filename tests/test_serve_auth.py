@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, article, tipwatch, verdict
 
-from pipeline import serve, store
+from pipeline import store
+from tipwatch import serve
 
 PASSWORD = "correct horse battery staple 7"
 USER = "maria"
@@ -88,7 +89,7 @@ def test_no_login_beyond_loopback_refuses_and_starts_nothing(tmp_path):
         # break, the command fails on the busy port (and this test with it) instead of exposing anything
         held.bind(("127.0.0.1", 0))
         held.listen()
-        result = subprocess.run([sys.executable, "-m", "pipeline.cli", "serve", "--db", str(db), "--host", "0.0.0.0",
+        result = subprocess.run([sys.executable, "-m", "tipwatch.cli", "serve", "--db", str(db), "--host", "0.0.0.0",
                                  "--port", str(held.getsockname()[1])], cwd=REPO, env=env_without_login(),
                                 capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and result.stdout == ""
@@ -166,7 +167,7 @@ def running(db: Path, logs: Path, env: dict):
     port = free_port()
     out, err = logs / f"serve-{port}.out", logs / f"serve-{port}.err"
     with open(out, "w") as out_file, open(err, "w") as err_file:
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--db", str(db), "--host",
+        proc = subprocess.Popen([sys.executable, "-m", "tipwatch.cli", "serve", "--db", str(db), "--host",
                                  "127.0.0.1", "--port", str(port)], cwd=REPO, env=env, stdout=out_file, stderr=err_file)
     try:
         wait_until_up(proc, port, err)

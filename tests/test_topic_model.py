@@ -4,9 +4,11 @@ import json
 
 import pytest
 
-from pipeline import labelled, model, store
-from pipeline.classify import ModelPolicy, load_profile
-from pipeline.topic import TopicStage, decide
+from pipeline import store
+from pipeline.topic import labelled
+from pipeline.topic import model
+from pipeline.topic.rules import ModelPolicy, load_profile
+from pipeline.topic.stage import TopicStage, decide
 
 from conftest import REPO, article, tipwatch
 
@@ -32,7 +34,7 @@ def test_decide(score, probability, flagged, reason):
 
 
 def test_model_policy_errors_name_the_key(tmp_path):
-    from pipeline.classify import ProfileError
+    from pipeline.topic.rules import ProfileError
 
     text = (REPO / "seeds/topics/trafficking.toml").read_text(encoding="utf-8")
     bad = tmp_path / "p.toml"
@@ -138,13 +140,13 @@ EVAL_ROWS = [
     (1, 994, [0.0002, 0.0057]), (500, 1000, [0.4691, 0.5309]),
 ])
 def test_wilson_interval(successes, trials, interval):
-    from pipeline.evaluate import wilson
+    from pipeline.topic.evaluate import wilson
 
     assert wilson(successes, trials) == interval
 
 
 def test_false_alarms_per_1000_counts_negatives_only():
-    from pipeline.evaluate import metrics
+    from pipeline.topic.evaluate import metrics
 
     rows = [labelled.Example(id=str(i), text="x", label=int(i < 5)) for i in range(2005)]
     flags = [i < 4 or i in (100, 101) for i in range(2005)]  # 4 of 5 positives, 2 of 2,000 negatives
@@ -250,7 +252,7 @@ def test_rules_test_lists_what_a_changed_profile_would_flag(stored, tmp_path):
 
 
 def test_profile_without_model_never_loads_it(tmp_path):
-    from pipeline.topic import load_stage
+    from pipeline.topic.stage import load_stage
 
     text = (REPO / "seeds/topics/trafficking.toml").read_text(encoding="utf-8")
     profile = tmp_path / "rules-only.toml"

@@ -24,8 +24,8 @@ from crawler.known import KnownUrls
 from crawler.runstats import SourceStats, describe_failure
 from crawler.scope import scope_hosts, url_refusal
 from pipeline import store
-from pipeline.dates import url_date
-from pipeline.paths import db_path, sources_path
+from pipeline.extract.dates import url_date
+from tipwatch.config import db_path, sources_path
 from pipeline.sources import Source, load_sources, select_sources
 from pipeline.urls import normalize, url_key
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .paths import SEEDS_DIR
-from .places import Found, extract_places, load_gazetteer
+from tipwatch.config import SEEDS_DIR
+from pipeline.enrich.places import Found, extract_places, load_gazetteer
 
 GLOSSARY_FILE = SEEDS_DIR / "glossary" / "vi-en.toml"
 COUNTING_FILE = SEEDS_DIR / "glossary" / "gist.toml"

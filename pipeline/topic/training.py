@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import labelled, model as topic_model, store
-from .evaluate import evaluate, figures
-from .paths import cache_dir
-from .topic import TopicStage
+from pipeline import store
+from pipeline.topic import labelled
+from pipeline.topic import model as topic_model
+from pipeline.topic.evaluate import evaluate, figures
+from tipwatch.config import cache_dir
+from pipeline.topic.stage import TopicStage
 
 
 def models_dir(db_path: Path) -> Path:

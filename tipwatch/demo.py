@@ -13,12 +13,12 @@ from pathlib import Path
 
 from alerts.digest import summary, write_digest
 
-from . import store
-from .crawl import CrawlOptions, run_crawl
-from .paths import profile_path
-from .sampledates import weeks_to_today
-from .samplesites import SampleSites, manifest, write_sources
-from .seeds import import_seeds
+from pipeline import store
+from tipwatch.crawl import CrawlOptions, run_crawl
+from tipwatch.config import profile_path
+from tipwatch.sampledates import weeks_to_today
+from tipwatch.samplesites import SampleSites, manifest, write_sources
+from pipeline.seeds import import_seeds
 
 # the sample articles are dated November 2026, and served moved by whole weeks so that the newest
 # is of the last 7 days (pipeline/sampledates.py); the window, moved alike, keeps out the

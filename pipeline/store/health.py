@@ -183,7 +183,7 @@ def source_health(db, sources: list | None, now: datetime | None = None) -> list
     """One row per source (the sources file's, in its order, then any other source with crawl
     runs in the database): source, verdict, reasons, since, last_run_status, last_success,
     articles_24h, articles_7d, error_rate, runs."""
-    from . import store
+    from pipeline import store
 
     now = now or datetime.now(timezone.utc)
     if now.tzinfo is None:
@@ -214,7 +214,7 @@ def source_health(db, sources: list | None, now: datetime | None = None) -> list
 def newest_run(db, source: str, history: list[dict]) -> dict | None:
     """The source's newest run: {"started_at", "status"}, None before its first. A run left
     'running' by a process that died is 'interrupted' here even before the next run marks it."""
-    from . import store
+    from pipeline import store
 
     run = store.unrecorded_run(db, source)
     if run is None:

@@ -24,8 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .paths import REPO_ROOT
-from .sampledates import shift_text
+from tipwatch.config import REPO_ROOT
+from tipwatch.sampledates import shift_text
 
 SITES_DIR = REPO_ROOT / "tests" / "sites"
 SOURCES_TEMPLATE = "sources.toml"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from .paths import SEEDS_DIR
+from tipwatch.config import SEEDS_DIR
 
 GAZETTEER_FILE = SEEDS_DIR / "places" / "gazetteer.csv"
 

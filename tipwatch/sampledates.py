@@ -1,4 +1,4 @@
-"""The sample sites dated relative to today (`tipwatch demo`, `python -m pipeline.samplesites`).
+"""The sample sites dated relative to today (`tipwatch demo`, `python -m tipwatch.samplesites`).
 
 The sample articles (tests/sites/) were written in November 2026; a week later the demo's "last 7
 days" would be empty. Served with a shift, every date a reader or the crawler sees moves by the

@@ -13,9 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .classify import normalize
-from .language import guess_language
-from .paths import SEEDS_DIR
+from pipeline.topic.rules import normalize
+from pipeline.extract.language import guess_language
+from tipwatch.config import SEEDS_DIR
 
 LABELLED_DIR = SEEDS_DIR / "labelled"
 SPLITS = ("train", "test")

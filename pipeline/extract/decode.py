@@ -1,4 +1,4 @@
-"""Robust decoding of fetched HTML bytes to NFC text (helper of pipeline.extract).
+"""Robust decoding of fetched HTML bytes to NFC text (helper of pipeline.extract.article).
 
 Order: byte-order mark → declared encoding (HTTP header) → <meta charset> → detection, where
 every declared encoding is *verified*: a document whose bytes are valid UTF-8 (with non-ASCII

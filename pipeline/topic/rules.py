@@ -50,7 +50,7 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from .paths import REPO_ROOT
+from tipwatch.config import REPO_ROOT
 
 DEFAULT_PROFILE = REPO_ROOT / "seeds" / "topics" / "trafficking.toml"
 

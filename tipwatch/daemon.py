@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import store
-from .crawl import CrawlOptions, crawl_command
-from .lock import LockBusy, child_env, work_lock
-from .schedule import JobSchedule, Schedule
+from pipeline import store
+from tipwatch.crawl import CrawlOptions, crawl_command
+from tipwatch.lock import LockBusy, child_env, work_lock
+from tipwatch.schedule import JobSchedule, Schedule
 
 log = logging.getLogger("tipwatch.daemon")
 CHILD_STOP_SECONDS = 20   # a crawl asked to stop gets this long to close its spider

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 
-from .gist import build_gist, load_glossary
-from .places import extract_places, load_gazetteer
-from .translate import configured_translator
+from pipeline.enrich.gist import build_gist, load_glossary
+from pipeline.enrich.places import extract_places, load_gazetteer
+from pipeline.enrich.translate import configured_translator
 
 LEAD_CHARS = 400  # the lead given to a translation model: the opening sentences, not the article
 
@@ -45,7 +45,7 @@ def enrich(article: dict) -> dict:
 def enrich_stored(db, everything: bool = False) -> dict:
     """Read places and gists for stored articles: those never read or read with another gazetteer
     or glossary (every article with `everything`). Returns counts for `tipwatch places`."""
-    from . import store  # here: the worker processes that import enrich() never need the database
+    from pipeline import store  # here: the worker processes that import enrich() never need the database
 
     articles = places = gists = 0
     for article in list(store.articles_to_enrich(db, version(), everything)):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import health
-from .paths import REPO_ROOT
+from pipeline.store import health
+from tipwatch.config import REPO_ROOT
 
 # ---------------------------------------------------------------- views
 

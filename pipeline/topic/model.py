@@ -25,8 +25,8 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .classify import normalize
-from .labelled import Example
+from pipeline.topic.rules import normalize
+from pipeline.topic.labelled import Example
 
 # Bump when the features or the learner change: older model files are then retrained.
 FEATURES = "words1-2+charwb2-5x60k/lr-balanced-C4/v2"

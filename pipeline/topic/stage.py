@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
-from . import classify as rules
-from .classify import ModelPolicy, Profile
-from .model import TopicModel, load as load_model
+from pipeline.topic import rules
+from pipeline.topic.rules import ModelPolicy, Profile
+from pipeline.topic.model import TopicModel, load as load_model
 
 
 @dataclass(frozen=True)

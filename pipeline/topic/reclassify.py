@@ -1,10 +1,10 @@
 """Re-score stored articles with the current topic profile and model (after either changes)."""
 from __future__ import annotations
 
-from . import store
-from .evaluate import batches
-from .topic import load_stage
-from .training import active_model_path
+from pipeline import store
+from pipeline.topic.evaluate import batches
+from pipeline.topic.stage import load_stage
+from pipeline.topic.training import active_model_path
 
 
 def reclassify(db, profile_path: str, ids: list[int] | None = None) -> dict:

@@ -8,8 +8,8 @@ import math
 from itertools import islice
 from typing import Iterable, Iterator, Sequence
 
-from .labelled import Example
-from .topic import TopicStage
+from pipeline.topic.labelled import Example
+from pipeline.topic.stage import TopicStage
 
 BATCH = 256  # documents held in memory at once when streaming stored articles
 

@@ -71,7 +71,7 @@ def run_crawl(options: CrawlOptions) -> int:
 def crawl_command(options: CrawlOptions) -> list[str]:
     """`tipwatch crawl` for a fresh process: the daemon crawls many times, and Scrapy's
     reactor runs once per process."""
-    args = [sys.executable, "-m", "pipeline.cli", "crawl", "--quiet", "--db", str(options.db),
+    args = [sys.executable, "-m", "tipwatch.cli", "crawl", "--quiet", "--db", str(options.db),
             "--sources", str(options.sources_file)]
     for name in options.source_names:
         args += ["--source", name]
@@ -91,7 +91,7 @@ def crawl_command(options: CrawlOptions) -> list[str]:
 def source_lines(db, run_id: int) -> list[str]:
     """One line per source: what the run fetched, stored, flagged and failed on;
     an unreachable source says so plainly."""
-    from . import store
+    from pipeline import store
 
     errors = store.run_errors(db, run_id)
     lines = []

@@ -29,7 +29,8 @@ from pathlib import Path
 import yaml
 from markupsafe import escape
 
-from . import browse, store
+from pipeline import store
+from pipeline.store import browse
 
 DATASETTE_DIR = Path(__file__).resolve().parent / "datasette"
 METADATA_FILE = DATASETTE_DIR / "metadata.yml"

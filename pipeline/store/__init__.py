@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from .urls import url_key
+from pipeline.urls import url_key
 
 SCHEMA_VERSION = 8
 # FTS5's unicode61 folds the diacritics of a letter that carries several (Vietnamese "ệ", "ở")

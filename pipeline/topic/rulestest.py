@@ -6,10 +6,11 @@ stored articles the candidate would newly flag or unflag.
 """
 from __future__ import annotations
 
-from . import labelled, store
-from .evaluate import batches, evaluate
-from .topic import TopicStage
-from .training import analyst_examples
+from pipeline import store
+from pipeline.topic import labelled
+from pipeline.topic.evaluate import batches, evaluate
+from pipeline.topic.stage import TopicStage
+from pipeline.topic.training import analyst_examples
 
 SUMMARY_KEYS = ("precision", "recall", "f1", "tp", "fp", "fn", "tn", "n")
 

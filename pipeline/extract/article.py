@@ -1,6 +1,6 @@
 """Extraction stage: fetched HTML → article fields (title, text, dates, ...).
 
-    decode_html(body, declared_encoding) -> str            (see pipeline.decode)
+    decode_html(body, declared_encoding) -> str            (see pipeline.extract.decode)
     extract_article(html, url, *, options=None) -> dict
     ExtractionError(reason)                                 raised for empty / too-short pages
     ExtractOptions(min_chars=200, language_hint=None, ...)
@@ -25,9 +25,9 @@ A Vietnamese-style standfirst (a "sapo" block) that trafilatura left out leads t
 
 Metadata (title, author, sitename, description, tags, image) comes from trafilatura's metadata
 helpers (without its date, URL and licence look-ups); the publication date is found by
-pipeline.dates (metadata → site-aware text patterns → URL ids → htmldate, rejecting a
+pipeline.extract.dates (metadata → site-aware text patterns → URL ids → htmldate, rejecting a
 page-header "today" date), as the publisher's local time with its offset when known
-(pipeline.publisher_time).
+(pipeline.extract.publisher_time).
 
 extract_article is a pure function of its arguments (plus the clock, unless options.now is
 set); it is cheap to import (trafilatura/htmldate are imported on first use) and safe to call
@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urljoin
 
-from .decode import decode_html
-from .language import vietnamese_share
+from pipeline.extract.decode import decode_html
+from pipeline.extract.language import vietnamese_share
 
 __all__ = ["decode_html", "extract_article", "ExtractionError", "ExtractOptions", "clean_text"]
 
@@ -69,7 +69,7 @@ class ExtractOptions:
     favor_recall: bool = False
     clean_chrome: bool = True             # the news-chrome cleanup on top of trafilatura
     now: datetime | None = None           # reference "now" for the future-date guard (tests)
-    timezone: str | None = None           # the source's zone ("Asia/Ho_Chi_Minh"): see pipeline.publisher_time
+    timezone: str | None = None           # the source's zone ("Asia/Ho_Chi_Minh"): see pipeline.extract.publisher_time
     extra: tuple = field(default=())      # reserved
 
 
@@ -135,7 +135,7 @@ _DIGIT = re.compile(r"\d")
 def _is_date_line(line: str) -> bool:
     if len(line) > 60 or not _DIGIT.search(line):
         return False
-    from .dates import _HEADER_LINE
+    from pipeline.extract.dates import _HEADER_LINE
     return any(p.match(line) for p in _HEADER_LINE)
 
 
@@ -540,7 +540,7 @@ def _continuations(tree, text: str) -> list[str]:
 
 def _metadata(tree, url: str):
     """trafilatura's metadata (a trafilatura Document) without the parts tipwatch does not use
-    and which cost most: htmldate (pipeline.dates finds the date), the canonical-URL and
+    and which cost most: htmldate (pipeline.extract.dates finds the date), the canonical-URL and
     hostname look-ups (see _canonical) and the licence search."""
     from trafilatura import metadata as tm
 
@@ -597,7 +597,7 @@ def extract_article(html: str, url: str, *, options: ExtractOptions | None = Non
     """Extract article fields from decoded *html* fetched at *url*. See module docstring.
     A page that comes out empty or short because it nests deeper than the parser follows is
     read again flattened (pipeline/nesting.py)."""
-    from .nesting import flattened, too_deep
+    from pipeline.extract.nesting import flattened, too_deep
 
     try:
         return _extract_article(html, url, options)
@@ -610,7 +610,7 @@ def extract_article(html: str, url: str, *, options: ExtractOptions | None = Non
 def _extract_article(html: str, url: str, options: ExtractOptions | None) -> dict:
     from trafilatura.utils import load_html
 
-    from .dates import find_published
+    from pipeline.extract.dates import find_published
 
     opts = options or ExtractOptions()
     if not html or not html.strip():

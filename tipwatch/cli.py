@@ -15,11 +15,11 @@ from pathlib import Path
 
 import click
 
-from . import paths
-from .classify import ProfileError
-from .crawl import CrawlError
-from .labelled import LabelledError
-from .model import ModelError
+from tipwatch import config as paths
+from pipeline.topic.rules import ProfileError
+from tipwatch.crawl import CrawlError
+from pipeline.topic.labelled import LabelledError
+from pipeline.topic.model import ModelError
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Config:
     digests: Path
 
     def open_db(self):
-        from . import store
+        from pipeline import store
 
         return store.open_db(self.db)
 
@@ -80,7 +80,7 @@ def cli():
 @common_options
 def init(config: Config):
     """Create or migrate the database."""
-    from . import store
+    from pipeline import store
 
     db = config.open_db()
     click.echo(f"{config.db}: schema version {db.execute('PRAGMA user_version').fetchone()[0]}, "
@@ -91,7 +91,7 @@ def init(config: Config):
 @common_options
 def sources_command(config: Config):
     """Validate the sources file and list its entries."""
-    from .sources import SourcesError, load_sources
+    from pipeline.sources import SourcesError, load_sources
 
     try:
         sources = load_sources(config.sources)
@@ -125,8 +125,8 @@ def crawl_options(command):
 
 
 def _crawl(config: Config, source_names, since, lookback_days, log_file, settings=None) -> int:
-    from .crawl import CrawlOptions, run_crawl
-    from .sources import SourcesError, load_sources, select_sources
+    from tipwatch.crawl import CrawlOptions, run_crawl
+    from pipeline.sources import SourcesError, load_sources, select_sources
 
     try:
         select_sources(load_sources(config.sources), source_names)
@@ -170,8 +170,8 @@ def crawl(config: Config, source_names, since, lookback_days, log_file, settings
 
     Holds the database's work lock, as `run` does: while another crawl, `run` or daemon job
     holds it, exits 1 at once (a cron line simply tries again at its next time)."""
-    from .crawl import source_lines
-    from .lock import LockBusy, work_lock
+    from tipwatch.crawl import source_lines
+    from tipwatch.lock import LockBusy, work_lock
 
     try:
         with work_lock(config.db, "tipwatch crawl"):
@@ -189,7 +189,7 @@ def crawl(config: Config, source_names, since, lookback_days, log_file, settings
 @common_options
 def import_seeds_command(config: Config):
     """Store and classify the seed corpus (seeds/corpus/) as source 'seed'."""
-    from .seeds import import_seeds
+    from pipeline.seeds import import_seeds
 
     for row in import_seeds(config.open_db(), str(config.profile)):
         click.echo(f"seed {row['id']}: {'FLAGGED' if row['flagged'] else 'not flagged'}: {row['title']}")
@@ -200,7 +200,7 @@ def import_seeds_command(config: Config):
 @click.option("--all", "all_articles", is_flag=True, required=True, help="Re-score every stored article.")
 def classify(config: Config, all_articles):
     """Re-score stored articles with the current topic profile."""
-    from .reclassify import reclassify
+    from pipeline.topic.reclassify import reclassify
 
     counts = reclassify(config.open_db(), str(config.profile))
     for line in reclassify_lines(counts):
@@ -213,7 +213,7 @@ def classify(config: Config, all_articles):
               help="Read every stored article again (default: those not read with this gazetteer and glossary).")
 def places(config: Config, all_articles):
     """Find the places each stored article names, and the English gist of Vietnamese ones."""
-    from .enrich import enrich_stored
+    from pipeline.enrich import enrich_stored
 
     counts = enrich_stored(config.open_db(), everything=all_articles)
     click.echo(f"{counts['articles']} articles read: {counts['places']} places, {counts['gists']} gists")
@@ -239,8 +239,8 @@ def reclassify_lines(counts: dict) -> list[str]:
 def _stage(config: Config, rules_only: bool = False, profile: Path | None = None):
     """The topic stage in use: the profile, and the database's model (the base model when
     the database has none or does not exist yet)."""
-    from .topic import load_stage
-    from .training import active_model_path, base_model_path
+    from pipeline.topic.stage import load_stage
+    from pipeline.topic.training import active_model_path, base_model_path
 
     model = None
     if not rules_only:
@@ -257,8 +257,8 @@ def eval_command(config: Config, file, errors, rules_only):
     """Precision and recall on a labelled JSONL file, as one JSON object."""
     import json
 
-    from .evaluate import evaluate
-    from .labelled import read_jsonl
+    from pipeline.topic.evaluate import evaluate
+    from pipeline.topic.labelled import read_jsonl
 
     report = evaluate(_stage(config, rules_only), read_jsonl(file), errors=errors)
     click.echo(json.dumps(report, ensure_ascii=False, indent=2))
@@ -278,7 +278,7 @@ def rules_test_command(config: Config, against, as_json):
     """Dry-run a changed profile (--profile FILE) against the active one."""
     import json
 
-    from .rulestest import report_lines, rules_test
+    from pipeline.topic.rulestest import report_lines, rules_test
 
     active_path = against or paths.profile_path(None)
     if Path(config.profile).resolve() == Path(active_path).resolve():
@@ -298,7 +298,7 @@ def rules_test_command(config: Config, against, as_json):
 @click.option("--note", default=None, help="Why (kept with the label).")
 def label(config: Config, ref, verdict, note):
     """Record the analyst's verdict on a stored article: about trafficking (yes) or not (no)."""
-    from . import store
+    from pipeline import store
 
     db = config.open_db()
     article = store.article_ref(db, ref)
@@ -313,8 +313,8 @@ def label(config: Config, ref, verdict, note):
 @common_options
 def train(config: Config):
     """Retrain the model from the shipped and the analyst's labels; score it on the test split."""
-    from .classify import load_profile
-    from .training import train as train_model
+    from pipeline.topic.rules import load_profile
+    from pipeline.topic.training import train as train_model
 
     result = train_model(config.open_db(), config.db, load_profile(config.profile))
     click.echo(f"model {result['version']}: {result['n_train']} examples ({result['n_analyst']} analyst labels)"
@@ -440,8 +440,8 @@ def run(config: Config, source_names, since, lookback_days, log_file, settings, 
     digest (and each subscription's).
 
     Holds the database's work lock: a second `run` (or a daemon job) meanwhile exits 1."""
-    from .crawl import source_lines
-    from .lock import LockBusy, work_lock
+    from tipwatch.crawl import source_lines
+    from tipwatch.lock import LockBusy, work_lock
 
     try:
         with work_lock(config.db, "tipwatch run"):
@@ -463,8 +463,8 @@ def run(config: Config, source_names, since, lookback_days, log_file, settings, 
               help="Also log to this file (rotated at 5 MB, 5 kept).")
 def daemon(config: Config, schedule_file, log_file):
     """Run forever: crawl and digest on the schedule (APScheduler); SIGTERM stops it cleanly."""
-    from .daemon import Daemon, setup_logging
-    from .schedule import ScheduleError, load_schedule
+    from tipwatch.daemon import Daemon, setup_logging
+    from tipwatch.schedule import ScheduleError, load_schedule
 
     try:
         schedule = load_schedule(schedule_file)
@@ -488,7 +488,7 @@ def daemon(config: Config, schedule_file, log_file):
               help="Where the digest goes (default seeds/digests).")
 def demo(db, digests_dir):
     """Serve the bundled sample sites on 127.0.0.1 and run the whole pipeline on them."""
-    from .demo import run_demo
+    from tipwatch.demo import run_demo
 
     for line in run_demo(db, paths.digests_dir(digests_dir)):
         click.echo(line)
@@ -501,8 +501,8 @@ def status(config: Config, as_json):
     """Health of every source: verdict with reasons, last success, articles in 24 h / 7 days, error rate."""
     import json
 
-    from .health import source_health, status_table
-    from .sources import SourcesError, load_sources
+    from pipeline.store.health import source_health, status_table
+    from pipeline.sources import SourcesError, load_sources
 
     try:
         sources = load_sources(config.sources)
@@ -524,8 +524,8 @@ def status(config: Config, as_json):
                    "set TIPWATCH_SERVE_PASSWORD_HASH (README, tipwatch serve).")
 def serve(config: Config, port, host):
     """Browse the database in Datasette (read-only): search, facets and ready-made queries."""
-    from .serve import ServeRefused
-    from .serve import serve as serve_datasette
+    from tipwatch.serve import ServeRefused
+    from tipwatch.serve import serve as serve_datasette
 
     try:
         serve_datasette(config.db, host, port)

@@ -1,4 +1,4 @@
-"""Publication-date finding for pipeline.extract.
+"""Publication-date finding for pipeline.extract.article.
 
 Order of trust (first hit wins; every candidate must be <= now + 1 day and >= 1995):
   1. explicit article metadata: <meta property=article:published_time> & friends ('meta'),
@@ -19,7 +19,7 @@ different days (a list of teasers' <time pubdate>) says nothing about this artic
 
 Results are ISO strings: 'YYYY-MM-DD' (a day), 'YYYY-MM-DDTHH:MM:SS' (a wall-clock time whose
 offset nobody knows) or 'YYYY-MM-DDTHH:MM:SS+HH:MM' (a full timestamp): the publisher's local
-time, see pipeline.publisher_time; its first 10 characters are the publisher's local day.
+time, see pipeline.extract.publisher_time; its first 10 characters are the publisher's local day.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
-from .publisher_time import page_offset, publisher_local
+from pipeline.extract.publisher_time import page_offset, publisher_local
 
 __all__ = ["find_published", "parse_date_string", "DateHit"]
 
@@ -471,8 +471,8 @@ def _htmldate(html: str, url: str, now: datetime) -> str | None:
 def find_published(tree, html: str, url: str, page_view, headline_pos: int | None = None,
                    now: datetime | None = None, zone: str | None = None) -> DateHit | None:
     """The publication date of the page, as the publisher's local time (see
-    pipeline.publisher_time; *zone* is the source's `timezone`, if it names one). *page_view*
-    is the page's visible text (see pipeline.extract._page_text) with the headline's position
+    pipeline.extract.publisher_time; *zone* is the source's `timezone`, if it names one). *page_view*
+    is the page's visible text (see pipeline.extract.article._page_text) with the headline's position
     in it as *headline_pos*, or a zero-argument callable returning (page_text, headline_pos):
     building the text costs time, and pages dated by their metadata never need it."""
     now = now or datetime.now()

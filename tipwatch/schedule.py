@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .paths import REPO_ROOT
+from tipwatch.config import REPO_ROOT
 
 DEFAULT_SCHEDULE = REPO_ROOT / "seeds" / "schedule.toml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
