@@ -28,4 +28,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) data/demo.db* data/*.log
+	rm -rf $(VENV) data/demo data/demo.db* data/*.log

@@ -11,18 +11,30 @@ this crawl's: a crawl that died between storing and alerting is caught up by the
 """
 from __future__ import annotations
 
-import os
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Mapping
-
-from pipeline import store
 
 from alerts.alert_render import alert_message, batch_message
-from alerts.channels import Channel, ChannelConfigError, DeliveryError, load_channels
+from alerts.channels import (
+    Channel,
+    ChannelConfigError,
+    DeliveryError,
+    load_channels,
+    load_settings,
+)
+from alerts.channels.settings import _missing_settings
 from alerts.outbox import _process_gone, _send, claim_token
-from alerts.subscriptions import Alerting, describe_match, load_alerting, matches, qualifies, subscription_channels
+from alerts.subscriptions import (
+    Alerting,
+    describe_match,
+    load_alerting,
+    matches,
+    qualifies,
+    subscription_channels,
+)
+from pipeline import store
 
 ALERT_WINDOW_HOURS = 24
 # more alerts than this due at once on one target go out together, this many per message (a
@@ -54,17 +66,18 @@ def reasons_for(alerting: Alerting, target: str, item: dict) -> list[str]:
     return describe_match(sub, item) if sub else []
 
 
-def send_alerts(db, channels_file: Path | None = None, env: Mapping[str, str] = os.environ,
-                *, now: datetime | None = None, sleep=time.sleep) -> tuple[list[str], list[str]]:
+def send_alerts(db, channels_file: Path, env: Mapping[str, str], *, now: datetime | None = None,
+                sleep=time.sleep) -> tuple[list[str], list[str]]:
     """Queue and send the alerts due after a crawl; returns (info lines, problem lines). Without
-    an [immediate] section or immediate subscription: nothing, ([], [])."""
+    an [immediate] section or immediate subscription: nothing, ([], []). `channels_file` and `env`
+    (the secrets and overrides) are the app floor's."""
     try:
-        alerting = load_alerting(channels_file, env)
+        alerting = load_alerting(channels_file)
     except ChannelConfigError as exc:
         return [], [f"alerts: not sent: {exc}"]
     if alerting.immediate is None and not alerting.alerting():
         return [], []
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     since = (now - timedelta(hours=ALERT_WINDOW_HOURS)).replace(microsecond=0).isoformat()
     for target, ids in plan_alerts(alerting, store.alert_candidates(db, since)).items():
         store.enqueue_alerts(db, target, ids)
@@ -72,7 +85,8 @@ def send_alerts(db, channels_file: Path | None = None, env: Mapping[str, str] = 
         channels, missing = alert_channels(alerting, channels_file, env)
     except ChannelConfigError as exc:  # a malformed [email] or [slack]: queued, sent once it is fixed
         channels, missing = {}, [str(exc)]
-    info, problems = [], []
+    info: list[str] = []
+    problems: list[str] = []
     for target, channel in channels.items():
         line, failed = _deliver_alerts(db, target, channel, alerting, sleep)
         if line:
@@ -92,13 +106,8 @@ def _targets(alerting: Alerting) -> list[str]:
     return own + [s.target(c) for s in alerting.alerting() for c in s.channels]
 
 
-def alert_channels(alerting: Alerting, channels_file: Path | None,
-                   env: Mapping[str, str]) -> tuple[dict[str, Channel], list[str]]:
+def alert_channels(alerting: Alerting, path: Path, env: Mapping[str, str]) -> tuple[dict[str, Channel], list[str]]:
     """target → ready channel, and one problem per target that cannot send (naming the variable)."""
-    from alerts.channels import _missing_settings, load_settings
-    from alerts.subscriptions import channels_path
-
-    path = channels_path(channels_file, env)
     channels: dict[str, Channel] = {}
     problems: list[str] = []
     if alerting.immediate is not None:

@@ -21,11 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from pipeline import store
-
 from alerts.channels import Channel, DeliveryError
-from alerts.digest import story_order, write_digest
+from alerts.digest import DEFAULT_TZ, story_order, write_digest
 from alerts.render import plural
+from pipeline import store
 
 MAX_RATE_LIMIT_WAITS = 3      # Slack 429s honoured per message before giving up for this run
 MAX_WAIT_SECONDS = 120.0      # a Retry-After longer than this ends the run for the channel
@@ -78,9 +77,16 @@ def _process_gone(token: str) -> bool:
     return False
 
 
-def channel_digest(db, day: str, article_ids: list[int], source_notes: list[dict]) -> dict:
+def shared_parts(digest: dict) -> dict:
+    """What every channel's digest of the day shares with the day's digest: its source-health
+    notes and its time zone."""
+    return {"source_notes": digest["source_notes"], "timezone": digest.get("timezone") or DEFAULT_TZ}
+
+
+def channel_digest(db, day: str, article_ids: list[int], shared: dict) -> dict:
     """The digest as one channel will get it: its claimed articles, grouped by the stories
-    recorded when each digest was built (older digests' leftovers first)."""
+    recorded when each digest was built (older digests' leftovers first); `shared`: see
+    shared_parts."""
     items = store.delivery_items(db, article_ids)
     stories: dict[str, dict] = {}
     for item in items:
@@ -94,50 +100,55 @@ def channel_digest(db, day: str, article_ids: list[int], source_notes: list[dict
         "total": len(items), "story_count": len(stories),
         "per_source": dict(sorted(Counter(i["source"] for i in items).items())),
         "languages": dict(sorted(Counter(i["language"] or "?" for i in items).items())),
-        "source_notes": source_notes,
+        **shared,
     }
 
 
-def write_and_deliver(db, day: str, digests_dir, channels: dict[str, Channel], sources_file=None,
-                      *, sleep=time.sleep, alerting=None, teams: dict | None = None) -> tuple:
+def write_and_deliver(db, day: str | None, digests_dir, channels: dict[str, Channel], *,
+                      stale_after: dict[str, float] | None = None, tz: str = DEFAULT_TZ,
+                      sleep=time.sleep, alerting=None, teams: dict | None = None) -> tuple:
     """Write and record the day's digest file, then deliver it on every channel given;
     returns (path, digest, reports). The one path for `tipwatch digest --send`, `run` and the
     daemon. With `alerting` (alerts/subscriptions.py), each daily subscription's digest is
-    written too (listed in digest["team_digests"]) and sent on `teams` (alerts/teams.py)."""
+    written too (listed in digest["team_digests"]) and sent on `teams` (alerts/teams.py).
+    `stale_after` and `tz`: see alerts/digest.py's build_digest."""
     from alerts.teams import deliver_team_digests, write_team_digests
 
-    path, digest = write_digest(db, day, digests_dir, sources_file)
+    path, digest = write_digest(db, day, digests_dir, stale_after=stale_after, tz=tz)
     digest["team_digests"] = write_team_digests(digest, digests_dir, alerting)
+    shared = shared_parts(digest)
     reports = []
     if channels:
         digest_id = store.digest_for_day(db, digest["day"])["id"]
-        reports = deliver_digest(db, digest["day"], digest_id, story_order(digest), channels,
-                                 digest["source_notes"], sleep=sleep)
+        reports = deliver_digest(db, digest["day"], digest_id, story_order(digest), channels, shared, sleep=sleep)
     if teams:
-        reports += deliver_team_digests(db, digest["day"], digest["team_digests"], teams,
-                                        digest["source_notes"], sleep=sleep)
+        reports += deliver_team_digests(db, digest["day"], digest["team_digests"], teams, shared, sleep=sleep)
     return path, digest, reports
 
 
+def carry_over_since(day: str) -> str:
+    """The first day whose digests written without sending go out with `day`'s digest."""
+    return (date.fromisoformat(day) - timedelta(days=UNSENT_DIGEST_DAYS)).isoformat()
+
+
 def deliver_digest(db, day: str, digest_id: int, digest_ids: list[int], channels: dict[str, Channel],
-                   source_notes: list[dict], *, sleep=time.sleep) -> list[ChannelReport]:
+                   shared: dict, *, sleep=time.sleep) -> list[ChannelReport]:
     """Queue the day's digest on every channel, then send what each channel has pending."""
     reports = []
     for name, channel in channels.items():
-        since_day = (date.fromisoformat(day) - timedelta(days=UNSENT_DIGEST_DAYS)).isoformat()
-        store.enqueue_deliveries(db, name, digest_id, digest_ids, since_day)
-        reports.append(_deliver_channel(db, day, channel, source_notes, sleep, bool(digest_ids), name))
+        store.enqueue_deliveries(db, name, digest_id, digest_ids, carry_over_since(day))
+        reports.append(_deliver_channel(db, day, channel, shared, sleep, bool(digest_ids), name))
     return reports
 
 
-def deliver_queued(db, day: str, channels: dict[str, Channel], source_notes: list[dict], day_has_items: bool,
+def deliver_queued(db, day: str, channels: dict[str, Channel], shared: dict, day_has_items: bool,
                    *, sleep=time.sleep) -> list[ChannelReport]:
     """Send what each target (a subscription's "legal:email") has queued, as its digest."""
-    return [_deliver_channel(db, day, channel, source_notes, sleep, day_has_items, target)
+    return [_deliver_channel(db, day, channel, shared, sleep, day_has_items, target)
             for target, channel in channels.items()]
 
 
-def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], sleep,
+def _deliver_channel(db, day: str, channel: Channel, shared: dict, sleep,
                      day_has_items: bool, target: str | None = None) -> ChannelReport:
     # the outbox key: the channel's own name, or a subscription's target ("legal:email")
     name = target or channel.name
@@ -150,11 +161,11 @@ def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], s
         if held_elsewhere > 0:
             report.note = f"{held_elsewhere} articles are being sent by another run; nothing to do"
         elif day_has_items:
-            _alerted_only_day(db, day, channel, source_notes, report, sleep)
+            _alerted_only_day(db, day, channel, shared, report, sleep)
         else:
-            _empty_day(db, day, channel, source_notes, report, sleep)
+            _empty_day(db, day, channel, shared, report, sleep)
         return report
-    digest = channel_digest(db, day, claimed, source_notes)
+    digest = channel_digest(db, day, claimed, shared)
     # what went out as immediate alerts is listed as such, not sent again as new
     digest["alerted"] = store.alerted_in_digest(db, name, day)
     if digest["alerted"]:  # listed once a day: no alerted-only digest needed after this one
@@ -175,14 +186,14 @@ def _deliver_channel(db, day: str, channel: Channel, source_notes: list[dict], s
     return report
 
 
-def _alerted_only_day(db, day, channel, source_notes, report, sleep) -> None:
+def _alerted_only_day(db, day, channel, shared, report, sleep) -> None:
     """Every item of the day went out as an immediate alert: the digest still comes, once, and
     lists them (an analyst reads the morning digest as the day's record), with nothing as new."""
     alerted = store.alerted_in_digest(db, report.channel, day)
     if not alerted or store.note_sent(db, report.channel, day, "alerted"):
         report.note = "everything of the day was delivered already"
         return
-    messages = channel.messages(dict(channel_digest(db, day, [], source_notes), alerted=alerted))
+    messages = channel.messages(dict(channel_digest(db, day, [], shared), alerted=alerted))
     report.messages_total = len(messages)
     try:
         for message in messages:
@@ -195,7 +206,7 @@ def _alerted_only_day(db, day, channel, source_notes, report, sleep) -> None:
     report.note = f"nothing new; the day's {plural(len(alerted), 'immediate alert')} listed"
 
 
-def _empty_day(db, day, channel, source_notes, report, sleep) -> ChannelReport:
+def _empty_day(db, day, channel, shared, report, sleep) -> ChannelReport:
     """A day with nothing flagged: a short note, once, where the channel asks for one."""
     if not channel.send_empty:
         report.note = "nothing new; no note (send_empty = false)"
@@ -203,7 +214,7 @@ def _empty_day(db, day, channel, source_notes, report, sleep) -> ChannelReport:
     if store.note_sent(db, report.channel, day, "empty"):
         report.note = "nothing new; the note was already sent today"
         return report
-    digest = channel_digest(db, day, [], source_notes)
+    digest = channel_digest(db, day, [], shared)
     try:
         for message in channel.messages(digest):
             _send(channel, message, sleep)
@@ -226,17 +237,3 @@ def _send(channel: Channel, message, sleep) -> None:
             if wait is None or attempt == MAX_RATE_LIMIT_WAITS or wait > MAX_WAIT_SECONDS:
                 raise
             sleep(max(wait, 0.0))
-
-
-def preview(channels: dict[str, Channel], digest: dict) -> list[str]:
-    """--dry-run: every message of every channel, rendered, nothing sent or recorded."""
-    out = []
-    for name, channel in channels.items():
-        messages = channel.messages(digest)
-        if not messages:
-            out.append(f"===== {name}: nothing to send =====")
-        for message in messages:
-            out.append(f"===== {name}: message {message.index + 1} of {len(messages)} "
-                       f"({len(message.article_ids)} articles) =====")
-            out.append(channel.preview(message))
-    return out

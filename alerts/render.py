@@ -147,13 +147,13 @@ def digest_ids(digest: dict) -> list[int]:
     return ids
 
 
-def _alerted_view(rows: list[dict], day: str) -> list[dict]:
+def _alerted_view(rows: list[dict], day: str, tz: str | None) -> list[dict]:
     """Articles sent earlier as immediate alerts: title, source, link and when, in the digest's
-    time zone (alerts/digest.py's alerted_text)."""
+    time zone `tz` (alerts/digest.py's alerted_text)."""
     from alerts.digest import alert_time
 
     return [{"title": clean(r.get("title")) or "(untitled)", "source": clean(r.get("source")),
-             "url": safe_url(r.get("url")), "at": alert_time(r.get("delivered_at"), day)} for r in rows]
+             "url": safe_url(r.get("url")), "at": alert_time(r.get("delivered_at"), day, tz)} for r in rows]
 
 
 def prepare(digest: dict) -> dict:
@@ -198,7 +198,7 @@ def prepare(digest: dict) -> dict:
         "attention": [n for n in notes if n["state"] != "silent"],
         "silent": [n for n in notes if n["state"] == "silent"],
         "empty": not stories,
-        "alerted": _alerted_view(digest.get("alerted") or [], day),
+        "alerted": _alerted_view(digest.get("alerted") or [], day, digest.get("timezone")),
     }
 
 

@@ -14,14 +14,23 @@ the digest; a subscription sends on "<name>:email" / "<name>:slack", its own row
 """
 from __future__ import annotations
 
-import os
 import re
 import tomllib
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
-from alerts.channels import CHANNEL_NAMES, ChannelConfigError, _check_address, default_path
+from alerts.channels import (
+    CHANNEL_NAMES,
+    Channel,
+    ChannelConfigError,
+    EmailChannel,
+    Secret,
+    SlackChannel,
+    load_settings,
+)
+from alerts.channels.settings import _check_address, _looks_secret
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
@@ -128,8 +137,6 @@ def filter_digest(digest: dict, sub: Subscription) -> dict:
         if mine:
             stories.append(dict(story, lead=mine[0], related=mine[1:]))
     items = [i for i in digest["items"] if matches(sub, i)]
-    from collections import Counter
-
     return dict(digest, items=items, stories=stories, total=len(items), story_count=len(stories),
                 per_source=dict(sorted(Counter(i["source"] for i in items).items())),
                 languages=dict(sorted(Counter(i["language"] or "?" for i in items).items())),
@@ -138,17 +145,11 @@ def filter_digest(digest: dict, sub: Subscription) -> dict:
 
 # --------------------------------------------------------------------------- loading
 
-def channels_path(path: Path | None = None, env: Mapping[str, str] = os.environ) -> Path:
-    """The channels file: the one given, else TIPWATCH_CHANNELS, else seeds/channels.toml."""
-    if path is not None:
-        return Path(path)
-    return Path(env["TIPWATCH_CHANNELS"]) if (env.get("TIPWATCH_CHANNELS") or "").strip() else default_path()
-
-
-def load_alerting(path: Path | None = None, env: Mapping[str, str] = os.environ) -> Alerting:
-    """[immediate] and [[subscription]] of the channels file; an error names the entry and key.
-    Without either (or without the file), Alerting() and nothing changes."""
-    path = channels_path(path, env)
+def load_alerting(path: Path) -> Alerting:
+    """[immediate] and [[subscription]] of the channels file at `path` (the app floor finds it);
+    an error names the entry and key. Without either (or without the file), Alerting() and
+    nothing changes."""
+    path = Path(path)
     if not path.exists():
         return Alerting()
     try:
@@ -214,8 +215,6 @@ def _subscription(entry: dict, n: int, file: str) -> Subscription:
 
 
 def _refuse_unknown_and_secrets(table: dict, known: set[str], where: str) -> None:
-    from alerts.channels import _looks_secret
-
     for key, value in table.items():
         if _looks_secret(value) or (key not in known and ("webhook" in key or "url" in key or "pass" in key)):
             raise ChannelConfigError(f"{where}: {key}: holds a secret; secrets are read from the environment only "
@@ -251,16 +250,15 @@ def _channels(table: dict, where: str, required: bool) -> tuple[str, ...]:
     return tuple(dict.fromkeys(channels))
 
 
-def subscription_channels(sub: Subscription, path: Path | None = None,
-                          env: Mapping[str, str] = os.environ, *, dry_run: bool = False) -> tuple[dict, list[str]]:
+def subscription_channels(sub: Subscription, path: Path, env: Mapping[str, str], *,
+                          dry_run: bool = False) -> tuple[dict, list[str]]:
     """(target ("legal:email") → the channel that sends the subscription's messages, problems):
     its own recipients and webhook, the [email] section's sender and the shared SMTP server. A
     channel whose secret is missing is left out, with a problem naming the variable (never a value);
     with `dry_run` every channel is made, without secrets, to render only."""
-    from alerts.channels import EmailChannel, Secret, SlackChannel, load_settings
-
-    settings = load_settings(channels_path(path, env), env)
-    problems, channels = [], {}
+    settings = load_settings(path, env)
+    problems: list[str] = []
+    channels: dict[str, Channel] = {}
     if "email" in sub.channels:
         smtp = (env.get("TIPWATCH_SMTP_URL") or "").strip()
         if not smtp and not dry_run:

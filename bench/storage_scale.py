@@ -40,6 +40,7 @@ RUNS_PER_DAY = 4
 FLAGGED_SHARE = 0.05
 QUERY_TARGET_MS = 100.0
 CHUNK = 20_000
+GLOSSARY = REPO / "seeds" / "glossary" / "vi-en.toml"  # what the English search reads
 
 # name, host, language, share of articles
 SOURCES = [
@@ -557,7 +558,7 @@ def datasette_pages(path: Path, repeat: int) -> tuple[dict, list[str]]:
         pages = {"/": "/"}
         for href in dict.fromkeys(parser.found):
             name = href.split("?")[0].rsplit("/", 1)[-1]
-            query = browse.CANNED_QUERIES.get(name)
+            query = browse.canned_queries(GLOSSARY).get(name)
             if query and "days" in query.get("params", []):
                 href += ("&" if "?" in href else "?") + f"days={7 + lag if name != 'stories' else 30 + lag}"
             pages[f"front page link {href}"] = href
@@ -602,9 +603,7 @@ def canned_queries() -> tuple[dict, str | None]:
         from pipeline.store import browse
     except ImportError as exc:
         return {}, f"browse queries: not available ({exc})"
-    queries = getattr(browse, "CANNED_QUERIES", None)
-    if not queries:
-        return {}, "browse queries: not available (pipeline.store.browse has no CANNED_QUERIES)"
+    queries = browse.canned_queries(GLOSSARY)
     found = {}
     for name, query in queries.items():
         params = query.get("params") or {}

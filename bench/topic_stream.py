@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from _common import SHARED_DATA, emit, target
+from _common import REPO, SHARED_DATA, emit, target
 
 from pipeline import labelled  # noqa: E402
 from pipeline.topic import rules as classify
@@ -34,7 +34,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--file", default=str(STREAM), help="a labelled JSONL stream (default: the dev half)")
     parser.add_argument("--rules-only", action="store_true", help="the rules alone, without the model")
-    parser.add_argument("--profile", default=str(classify.DEFAULT_PROFILE), help="a topic profile (TOML)")
+    parser.add_argument("--profile", default=str(REPO / "seeds" / "topics" / "trafficking.toml"), help="a topic profile (TOML)")
     args = parser.parse_args()
     if not Path(args.file).exists():
         print(f"shared data missing: {args.file} was not found; false alarms on real news NOT measured")

@@ -170,13 +170,15 @@ class GuardedResolver(CachingHostnameResolver):
 def allow_list_from_settings(settings) -> tuple[Network, ...]:
     """TIPWATCH_ALLOW_ADDRESSES (a comma-separated string or a list) and the sources file's
     top-level `allow_addresses`."""
-    from tipwatch.config import sources_path
     from pipeline.sources import SourcesError, load_allow_addresses
 
     value = settings.get("TIPWATCH_ALLOW_ADDRESSES") or ""
     allowed = parse_allow_list(value)
+    sources_file = settings.get("TIPWATCH_SOURCES")
+    if not sources_file:
+        return allowed  # the spider fails on the missing setting, naming it
     try:
-        allowed += parse_allow_list(load_allow_addresses(sources_path(settings.get("TIPWATCH_SOURCES"))))
+        allowed += parse_allow_list(load_allow_addresses(sources_file))
     except SourcesError:
         pass  # the spider reports an unreadable sources file when it loads its sources
     return allowed

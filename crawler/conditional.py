@@ -4,7 +4,7 @@ one costs a 304 instead of a full download and parse.
 `ConditionalIndexMiddleware` adds If-None-Match / If-Modified-Since to index requests
 whose URL has stored validators, and puts the ETag / Last-Modified of a 200 index
 response in `response.meta["validators"]`. It does NOT store them: the spider's index
-callbacks call `remember_validators(db, response)` at the end of a successful parse.
+callbacks call `remember_validators(recorder, response)` at the end of a successful parse.
 
 Why not store them when the response arrives: a feed that answers 200 but cannot be
 parsed (malformed XML, an error page served as 200) would then be answered 304 on every
@@ -24,27 +24,26 @@ from __future__ import annotations
 
 from scrapy import signals
 
-from pipeline import store
+from crawler.context import CrawlContext
 
 META_KEY = "validators"
 SETTLED_ERROR_KINDS = {"parse", "extraction"}  # pages settled on failure: never requested again
 
 
 class ConditionalIndexMiddleware:
-    def __init__(self, crawler):
-        self.crawler = crawler
+    def __init__(self, context: CrawlContext):
+        self.recorder, self.stats = context.recorder, context.stats
         self.validators: dict[str, dict] | None = None  # url → {etag, last_modified}, loaded lazily
 
     @classmethod
     def from_crawler(cls, crawler):
-        middleware = cls(crawler)
+        middleware = cls(CrawlContext.of(crawler))
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
     def _stored(self) -> dict[str, dict]:
         if self.validators is None:
-            db = getattr(self.crawler.spider, "db", None)
-            self.validators = store.index_validators(db) if db is not None else {}
+            self.validators = self.recorder.validators()
         return self.validators
 
     def process_request(self, request, spider=None):
@@ -71,14 +70,10 @@ class ConditionalIndexMiddleware:
             request.meta[META_KEY] = fresh  # response.meta is request.meta
         return response
 
-
     def spider_closed(self, spider, reason):
-        db, stats_by_source = getattr(spider, "db", None), getattr(spider, "stats_by_source", {})
-        if db is None:
-            return
-        for source, stats in stats_by_source.items():
+        for source, stats in self.stats.items():
             if reason != "finished" or set(stats.error_counts) - SETTLED_ERROR_KINDS:
-                store.forget_index_validators(db, source)
+                self.recorder.forget_validators(source)
 
 
 def _header(response, name: bytes) -> str | None:
@@ -86,10 +81,10 @@ def _header(response, name: bytes) -> str | None:
     return value.decode("latin-1") if value else None
 
 
-def remember_validators(db, response) -> None:
+def remember_validators(recorder, response) -> None:
     """Store the validators the middleware saw on this index response; call it only once the
     response was parsed successfully (see the module docstring)."""
     fresh = response.meta.pop(META_KEY, None)
     if fresh:
-        store.save_index_validator(db, response.url, response.meta.get("source"),
-                                   fresh["etag"], fresh["last_modified"])
+        recorder.remember_validator(response.url, response.meta.get("source"),
+                                    fresh["etag"], fresh["last_modified"])

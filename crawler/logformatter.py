@@ -14,6 +14,9 @@ from scrapy.logformatter import LogFormatter
 
 
 def _item_url(item) -> str:
+    url = getattr(item, "url", None)  # a FetchedPage (pipeline/records.py)
+    if url is not None:
+        return str(url)
     try:
         return str(item.get("url", "(no url)"))
     except AttributeError:

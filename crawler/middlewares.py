@@ -14,8 +14,7 @@ from urllib.parse import urljoin
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 from scrapy.exceptions import IgnoreRequest
 
-from pipeline import store
-
+from crawler.context import CrawlContext
 from crawler.guard import raise_if_refused
 from pipeline.urls import normalize, url_key
 
@@ -30,29 +29,26 @@ class RedirectAliasMiddleware:
     """Sits closer to the downloader than Scrapy's RedirectMiddleware (600), so it sees
     an article's 3xx response first."""
 
-    def __init__(self, crawler):
-        self.crawler = crawler
+    def __init__(self, context: CrawlContext):
+        self.frontier, self.recorder = context.frontier, context.recorder
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler)
+        return cls(CrawlContext.of(crawler))
 
     def process_response(self, request, response, spider=None):
-        spider = self.crawler.spider
         location = response.headers.get(b"Location")
-        if (response.status not in REDIRECT_STATUSES or not location
-                or request.meta.get("role") != "article" or not hasattr(spider, "known")):
+        if response.status not in REDIRECT_STATUSES or not location or request.meta.get("role") != "article":
             return response
         target = normalize(urljoin(request.url, location.decode("latin-1")))
         key = url_key(target)
-        if key in spider.known:
-            store.add_aliases(spider.db, target, (request.url, *request.meta.get("redirect_urls", ())))
-            spider.known.add(url_key(request.url))
-        elif key in spider.queued:
-            spider.pending_aliases.setdefault(key, []).append(request.url)
-        else:
-            spider.queued.add(key)
-            return response
+        if self.frontier.seen(key):
+            self.recorder.add_aliases(target, (request.url, *request.meta.get("redirect_urls", ())))
+            self.frontier.mark_seen(url_key(request.url))
+        elif self.frontier.queue(key):
+            return response  # a new article: followed
+        else:  # queued already: this URL is stored as one more of its URLs
+            self.frontier.add_alias(key, request.url)
         raise DuplicateRedirect(f"duplicate: {request.url} redirects to {target}, already stored or queued")
 
 

@@ -1,8 +1,10 @@
-"""Item pipeline: extraction and classification in worker processes, storage here.
+"""Item pipeline: each fetched page is archived, then extracted and classified in worker
+processes, then stored with the reference of its WARC record.
 
-Extraction is CPU-bound; run in the reactor it would stall every download. So
-each page goes to a process pool and the reactor only awaits the result, then
-writes it to SQLite (one writer: this process).
+The page goes to the WARC archive first (pipeline/archive), before anything reads it: whatever
+extraction makes of it, it can be made again from the record, with no network. Extraction is
+CPU-bound; run in the reactor it would stall every download. So each page goes to a process pool
+and the reactor only awaits the result, then writes it to SQLite (one writer: this process).
 """
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ from datetime import datetime, timezone
 
 from scrapy.exceptions import DropItem
 
-from pipeline import store
-from pipeline.process import process_page
-from tipwatch.config import profile_path
+from crawler.context import CrawlContext
+from crawler.paths import setting_path, warc_dir
+from pipeline.archive import PageArchive
+from pipeline.process import page_input, process_page
+from pipeline.records import FetchedPage, PageRef
 from pipeline.topic.training import active_model_path
 from pipeline.urls import normalize, same_site, url_key
 
@@ -38,8 +42,11 @@ def _published(article: dict) -> datetime | None:
 
 
 class ArticlePipeline:
-    def __init__(self, crawler, workers: int, profile: str, min_chars: int, timeout: float = 120.0):
-        self.crawler = crawler
+    def __init__(self, context: CrawlContext, archive: PageArchive, workers: int, profile: str, min_chars: int,
+                 timeout: float = 120.0):
+        self.plan, self.frontier, self.stats = context.plan, context.frontier, context.stats
+        self.recorder = context.recorder
+        self.archive = archive
         self.workers = workers
         self.timeout = timeout  # seconds one page may take in a worker (its start-up included)
         self.profile = profile
@@ -51,8 +58,9 @@ class ArticlePipeline:
     def from_crawler(cls, crawler):
         settings = crawler.settings
         workers = settings.getint("TIPWATCH_EXTRACT_WORKERS", 0) or os.cpu_count() or 1
-        return cls(crawler, workers, str(profile_path(settings.get("TIPWATCH_PROFILE"))),
-                   settings.getint("TIPWATCH_MIN_CHARS", 200), settings.getfloat("TIPWATCH_EXTRACT_TIMEOUT", 120.0))
+        return cls(CrawlContext.of(crawler), PageArchive(warc_dir(settings)), workers,
+                   str(setting_path(settings, "TIPWATCH_PROFILE")), settings.getint("TIPWATCH_MIN_CHARS", 200),
+                   settings.getfloat("TIPWATCH_EXTRACT_TIMEOUT", 120.0))
 
     def _pool(self) -> ProcessPoolExecutor:
         # started on the first article, not at open: a run with nothing new costs no workers.
@@ -61,42 +69,47 @@ class ArticlePipeline:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self.pool
 
-    def open_spider(self, spider=None):
-        # One fsync per commit would stall the reactor on every stored article. In WAL mode,
-        # NORMAL still never corrupts the database; a power cut may lose the last commits, and
-        # those articles, no longer known, are simply fetched again by the next crawl.
-        self.crawler.spider.db.execute("PRAGMA synchronous = NORMAL")
-
-    def _model_path(self, spider) -> str | None:
+    def _model_path(self) -> str | None:
         # resolved once, on the first article: the model in use is recorded in the database
         # (the workers' topic stage ignores it when the profile says [model] use = false)
         if self.model_path is None:
-            self.model_path = str(active_model_path(spider.db))
+            self.model_path = str(active_model_path(self.recorder.db))
         return self.model_path
 
     def close_spider(self, spider=None):
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        self.archive.close()
 
-    async def process_item(self, item):
-        spider = self.crawler.spider
-        result = await self._extract(item, self._model_path(spider))
+    async def process_item(self, page: FetchedPage):
+        ref = self._archive(page)
+        source = self.plan.sources[page.source]
+        result = await self._extract(page_input(page, source.language, source.timezone), self._model_path())
         try:
-            return self._store(spider, item, result)
+            return self._store(page, result, ref)
         except sqlite3.Error as exc:
             # a write the database refused (a constraint, a lock held past the busy timeout): the
             # page is left unknown, so the next run fetches it again; this run goes on
-            self._store_failed(spider, item, exc)
-            raise DropItem(f"{item['url']}: not stored: {exc}") from None
+            self._store_failed(page, exc)
+            raise DropItem(f"{page.url}: not stored: {exc}") from None
 
-    async def _extract(self, item: dict, model_path: str | None) -> dict:
+    def _archive(self, page: FetchedPage) -> PageRef:
+        """Keep the page as a WARC record (in the reactor: one gzip of one page, no fsync)."""
+        try:
+            return self.archive.write(page, self.recorder.run_label)
+        except OSError as exc:  # a full or read-only disk: the page stays unknown, fetched next run
+            self.recorder.record_error(page.source, page.url, "store",
+                                       f"could not keep the page in the WARC archive: {exc}")
+            raise DropItem(f"{page.url}: not archived: {exc}") from None
+
+    async def _extract(self, page: dict, model_path: str | None) -> dict:
         """process_page's result, within the time bound: a page that keeps a worker busy past it
         (a parser caught in a pathological tree) is given up, its worker killed, the pool
         replaced; a page whose worker died under it (another page's kill, the OOM killer) is
         tried once more."""
         for _attempt in range(2):
             pool = self._pool()
-            future = pool.submit(process_page, item, self.profile, self.min_chars, model_path)
+            future = pool.submit(process_page, page, self.profile, self.min_chars, model_path)
             try:
                 return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
             except asyncio.TimeoutError:
@@ -123,49 +136,44 @@ class ArticlePipeline:
             process.kill()
         pool.shutdown(wait=False)
 
-    @staticmethod
-    def _store_failed(spider, item: dict, exc: sqlite3.Error) -> None:
+    def _store_failed(self, page: FetchedPage, exc: sqlite3.Error) -> None:
         """Count the failure in the source's errors and record it as a crawl error of kind `store`."""
-        detail = f"could not store {item['url']}: {exc.__class__.__name__}: {exc}"
+        detail = f"could not store {page.url}: {exc.__class__.__name__}: {exc}"
         try:
-            spider.record_error(item["source"], item["url"], "store", detail)
+            self.recorder.record_error(page.source, page.url, "store", detail)
         except sqlite3.Error as again:  # the database refuses this write too: counted, and logged
             log.error("%s; recording it failed as well: %s", detail, again)
 
-    def _store(self, spider, item: dict, result: dict) -> dict:
-        source, stats = item["source"], spider.stats_by_source[item["source"]]
+    def _store(self, page: FetchedPage, result: dict, ref: PageRef) -> dict:
+        source, fetched_url = page.source, normalize(page.url)
         if not result["ok"]:
-            stats.bump("extraction_failures")
-            spider.record_error(source, item["url"], result["kind"], result["detail"])
+            self.stats.bump(source, "extraction_failures")
+            self.recorder.record_error(source, fetched_url, result["kind"], result["detail"])
             if result.get("settle", True):
-                store.settle_url(spider.db, item["url"], source, f"{result['kind']}: {result['detail']}")
-            raise DropItem(f"{item['url']}: {result['detail']}")
-        article = dict(result["article"], source=source, fetched_at=item["fetched_at"])
-        article["url"], aliases = self._identity(item, article)
-        aliases += tuple(spider.pending_aliases.pop(url_key(item["url"]), ()))
-        if url_key(article["url"]) in spider.known:
-            stats.bump("duplicates")  # its canonical page is stored already: keep the alias only
-            store.add_aliases(spider.db, article["url"], aliases)
-            raise DropItem(f"{item['url']}: duplicate of {article['url']}")
-        if spider.is_old(source, _published(article)):
-            stats.bump("skipped_old")
-            store.settle_url(spider.db, item["url"], source, f"older than window: {article['published']}")
-            raise DropItem(f"{item['url']}: published {article['published']}, before the window")
-        with store.immediate(spider.db):  # the article and its classification together, or neither
-            article_id = store.save_article(spider.db, article, aliases)  # its URLs are known from now on
-            store.save_classification(spider.db, article_id, result["classification"])
-            store.save_enrichment(spider.db, article_id, result["enrichment"])  # places, gist
-        stats.bump("articles_stored")
-        stats.bump("articles_flagged", int(bool(result["classification"]["flagged"])))
+                self.recorder.settle(fetched_url, source, f"{result['kind']}: {result['detail']}", page_ref=ref)
+            raise DropItem(f"{fetched_url}: {result['detail']}")
+        article = dict(result["article"], source=source, fetched_at=page.fetched_at)
+        article["url"], aliases = _identity(fetched_url, page.aliases, article)
+        aliases += self.frontier.take_aliases(url_key(fetched_url))
+        if self.frontier.seen(url_key(article["url"])):
+            self.stats.bump(source, "duplicates")  # its canonical page is stored already: keep the alias only
+            self.recorder.add_aliases(article["url"], aliases)
+            raise DropItem(f"{fetched_url}: duplicate of {article['url']}")
+        if self.plan.is_old(source, _published(article)):
+            self.stats.bump(source, "skipped_old")
+            self.recorder.settle(fetched_url, source, f"older than window: {article['published']}", page_ref=ref)
+            raise DropItem(f"{fetched_url}: published {article['published']}, before the window")
+        article_id = self.recorder.store_article(article, aliases, result, page_ref=ref)
+        self.stats.bump(source, "articles_stored")
+        self.stats.bump(source, "articles_flagged", int(bool(result["classification"]["flagged"])))
         return {"id": article_id, "url": article["url"], "source": source,
                 "flagged": result["classification"]["flagged"]}
 
-    @staticmethod
-    def _identity(item: dict, article: dict) -> tuple[str, tuple[str, ...]]:
-        """The URL to store the article under (its canonical link when on the same site)
-        and the other URLs it was reached by."""
-        fetched = item["url"]
-        canonical = normalize(article["canonical_url"]) if article.get("canonical_url") else None
-        url = canonical if canonical and same_site(canonical, fetched) else fetched
-        aliases = tuple(u for u in (fetched, *item.get("aliases", ())) if u != url)
-        return url, aliases
+
+def _identity(fetched: str, redirects: tuple[str, ...], article: dict) -> tuple[str, tuple[str, ...]]:
+    """The URL to store the article under (its canonical link when on the same site) and the
+    other URLs it was reached by."""
+    canonical = normalize(article["canonical_url"]) if article.get("canonical_url") else None
+    url = canonical if canonical and same_site(canonical, fetched) else fetched
+    aliases = tuple(u for u in (fetched, *redirects) if u != url)
+    return url, aliases

@@ -1,6 +1,9 @@
 """Scrapy settings for tipwatch: polite by default (robots.txt, AutoThrottle, an honest
-User-Agent), bounded (timeouts, retries, size caps) so one bad site cannot stall a run."""
-import os
+User-Agent), bounded (timeouts, retries, size caps) so one bad site cannot stall a run.
+
+Plain defaults: this module reads no environment. tipwatch's configuration (tipwatch/config.py)
+sets the TIPWATCH_* settings below for a crawl; `scrapy crawl` gets them through
+tipwatch/scrapy_settings.py (scrapy.cfg)."""
 
 BOT_NAME = "tipwatch"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -52,6 +55,8 @@ HTTPPROXY_ENABLED = False
 URLLENGTH_LIMIT = 2083
 
 ITEM_PIPELINES = {"crawler.pipelines.ArticlePipeline": 300}
+# one log line per TIPWATCH_PROGRESS_EVERY article pages of a source (crawler/progress.py)
+EXTENSIONS = {"crawler.progress.CrawlProgress": 500}
 DOWNLOADER_MIDDLEWARES = {
     # the fetch scope, first of all and before robots.txt is fetched (crawler/guard.py)
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
@@ -72,25 +77,33 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "crawler.middlewares.MetaRefreshMiddleware": 580,
 }
-LOG_LEVEL = os.environ.get("TIPWATCH_LOG_LEVEL", "INFO")
+LOG_LEVEL = "INFO"
 # drops and item errors name the page's URL instead of printing the page (crawler/logformatter.py)
 LOG_FORMATTER = "crawler.logformatter.PageLogFormatter"
 
-# tipwatch's own settings; the environment moves them, like the CLI's --db/--sources
-TIPWATCH_DB = os.environ.get("TIPWATCH_DB")
-TIPWATCH_SOURCES = os.environ.get("TIPWATCH_SOURCES")
-TIPWATCH_PROFILE = os.environ.get("TIPWATCH_PROFILE")
-TIPWATCH_LOOKBACK_DAYS = int(os.environ.get("TIPWATCH_LOOKBACK_DAYS", "7"))
-TIPWATCH_EXTRACT_WORKERS = int(os.environ.get("TIPWATCH_EXTRACT_WORKERS", "0"))  # 0: one per core
+# tipwatch's own settings; its configuration sets the paths (database, sources, profile, seeds,
+# cache, WARC folder), as the CLI's --db/--sources/--profile do
+TIPWATCH_DB = None
+TIPWATCH_SOURCES = None
+TIPWATCH_PROFILE = None
+TIPWATCH_SEEDS_DIR = None
+TIPWATCH_CACHE_DIR = None
+TIPWATCH_LOOKBACK_DAYS = 7
+TIPWATCH_EXTRACT_WORKERS = 0  # 0: one per core
 TIPWATCH_MIN_CHARS = 200
 # seconds one page may spend in an extraction worker before it is given up for the run and the
 # worker killed (a first page's wait includes the worker's start-up, a few seconds)
 TIPWATCH_EXTRACT_TIMEOUT = 120
 # addresses the crawl may connect to although they are loopback or private (comma-separated IPs
 # or networks); the sources file's `allow_addresses` adds to it. Empty: public addresses only.
-TIPWATCH_ALLOW_ADDRESSES = os.environ.get("TIPWATCH_ALLOW_ADDRESSES", "")
+TIPWATCH_ALLOW_ADDRESSES = ""
 # sitemap documents one source may read in one run, and how deep indexes may nest
 TIPWATCH_MAX_SITEMAPS = 200
 TIPWATCH_MAX_SITEMAP_DEPTH = 3
 # the longest Retry-After (s) a crawl waits for; a longer one gives the URL up for the run
 TIPWATCH_RETRY_AFTER_MAX = 120
+# fetched pages kept as WARC files (pipeline/archive): where, and for how many days; the pages of
+# flagged articles are kept until deleted by hand
+TIPWATCH_WARC_DIR = None
+TIPWATCH_WARC_RETENTION_DAYS = 90
+TIPWATCH_WARC_KEEP_FLAGGED = True

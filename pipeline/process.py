@@ -1,14 +1,18 @@
 """One fetched page → extracted, classified article, as plain data.
 
-`process_page` is what runs in the extraction worker processes: it takes and
-returns plain dicts (picklable), loads the topic profile and model once per
-process, and never touches the database.
+`process_page` is what runs in the extraction worker processes: it takes a fetched page (a
+`FetchedPage` record, or the plain dict `page_input` makes of one) and returns a plain dict, all
+picklable; it loads the topic profile and model once per process, and never touches the
+database. The crawl and `tipwatch reprocess` (from a page's WARC record) both call it, so a page
+gives the same article either way.
 """
 from __future__ import annotations
 
 from pipeline.enrich import enrich
 from pipeline.extract.article import ExtractionError, ExtractOptions, decode_html, extract_article
+from pipeline.records import FetchedPage
 from pipeline.topic.stage import load_stage
+from pipeline.urls import normalize
 
 
 def classify_article(profile_path: str, article: dict, model_path: str | None = None) -> dict:
@@ -17,10 +21,21 @@ def classify_article(profile_path: str, article: dict, model_path: str | None = 
         title=article.get("title") or "", text=article.get("text") or "", language=article.get("language"))
 
 
-def process_page(page: dict, profile_path: str, min_chars: int = 200, model_path: str | None = None) -> dict:
-    """page: url, body (bytes), encoding (declared or None), language and timezone (source's).
-    Returns {"ok": True, "article": {...}, "classification": {...}} or
-    {"ok": False, "kind": "extraction", "detail": reason}."""
+def page_input(page: FetchedPage, language: str | None = None, timezone: str | None = None) -> dict:
+    """What process_page reads of a fetched page: its final URL (normalised), body and declared
+    encoding, with its source's language and timezone (hints the page itself may lack)."""
+    return {"url": normalize(page.url), "body": page.body, "encoding": page.declared_encoding,
+            "language": language, "timezone": timezone}
+
+
+def process_page(page: dict | FetchedPage, profile_path: str, min_chars: int = 200, model_path: str | None = None,
+                 *, language: str | None = None, timezone: str | None = None) -> dict:
+    """page: a FetchedPage (then language and timezone are its source's), or a dict of url, body
+    (bytes), encoding (declared or None), language and timezone (see page_input).
+    Returns {"ok": True, "article": {...}, "classification": {...}, "enrichment": {...}} or
+    {"ok": False, "kind": "extraction" or "parse", "detail": reason}."""
+    if isinstance(page, FetchedPage):
+        page = page_input(page, language, timezone)
     try:
         html = decode_html(page["body"], page.get("encoding"))
         options = ExtractOptions(min_chars=min_chars, language_hint=page.get("language"),

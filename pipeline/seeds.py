@@ -8,7 +8,6 @@ import unicodedata
 from pathlib import Path
 
 from pipeline import store
-from tipwatch.config import CORPUS_DIR, SEEDS_DIR
 from pipeline.enrich import enrich
 from pipeline.process import classify_article
 from pipeline.topic.training import active_model_path
@@ -31,7 +30,9 @@ def seed_body(raw: str, title: str) -> str:
     return "\n".join(kept)
 
 
-def load_corpus(meta_file: Path = SEEDS_DIR / "corpus.toml", corpus_dir: Path = CORPUS_DIR) -> list[dict]:
+def load_corpus(seeds_dir: Path) -> list[dict]:
+    """The corpus described by `seeds_dir`/corpus.toml, its texts in `seeds_dir`/corpus/."""
+    meta_file, corpus_dir = Path(seeds_dir) / "corpus.toml", Path(seeds_dir) / "corpus"
     entries = tomllib.loads(meta_file.read_text(encoding="utf-8")).get("seed", [])
     articles = []
     for entry in entries:
@@ -55,11 +56,11 @@ def load_corpus(meta_file: Path = SEEDS_DIR / "corpus.toml", corpus_dir: Path = 
     return articles
 
 
-def import_seeds(db, profile_path: str) -> list[dict]:
-    """Store and classify every seed; returns [{id, title, flagged}] (idempotent)."""
+def import_seeds(db, profile_path: str, seeds_dir: Path) -> list[dict]:
+    """Store and classify every seed of `seeds_dir`; returns [{id, title, flagged}] (idempotent)."""
     results = []
     model = str(active_model_path(db))
-    for article in load_corpus():
+    for article in load_corpus(seeds_dir):
         article_id = store.save_article(db, article)
         classification = classify_article(profile_path, article, model)
         store.save_classification(db, article_id, classification)

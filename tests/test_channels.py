@@ -19,7 +19,10 @@ from alerts import channels as ch
 from alerts.channels import (ChannelConfigError, DeliveryError, EmailChannel, Message, SlackChannel,
                              load_channels)
 from alerts.render import SLACK_MAX_BLOCKS, slack_escape
+from conftest import REPO
 from slack_receiver import SlackReceiver, validate
+
+SHIPPED_CHANNELS = REPO / "seeds" / "channels.toml"
 
 EVIL_TITLE = ('Police free 12 <script>alert("x")</script> [click](http://evil.test) '
               '<http://evil.test|click here> <!channel> <!here> <@U123> @channel *bold* _it_ & co')
@@ -430,23 +433,23 @@ def test_slack_story_with_many_related_stays_in_one_valid_message():
 # --------------------------------------------------------------------------- configuration
 
 def test_shipped_channels_toml_loads_without_secrets():
-    settings = ch.load_settings(env={})
+    settings = ch.load_settings(SHIPPED_CHANNELS, env={})
     assert settings["email"]["to"] == [] and settings["email"]["from"] == "tipwatch@localhost"
     assert settings["email"]["subject_prefix"] == "[tipwatch]" and settings["email"]["send_empty"] is True
     assert settings["slack"]["channel"] == "#tip-alerts" and settings["slack"]["send_empty"] is False
-    dry = load_channels(env={}, dry_run=True)
+    dry = load_channels(SHIPPED_CHANNELS, env={}, dry_run=True)
     assert set(dry) == {"email", "slack"}
 
 
 def test_missing_secret_names_the_variable():
     with pytest.raises(ChannelConfigError, match="TIPWATCH_SMTP_URL"):
-        load_channels(env={"TIPWATCH_EMAIL_TO": "a@b.test"}, names=["email"])
+        load_channels(SHIPPED_CHANNELS, env={"TIPWATCH_EMAIL_TO": "a@b.test"}, names=["email"])
     with pytest.raises(ChannelConfigError, match="TIPWATCH_SLACK_WEBHOOK_URL"):
-        load_channels(env={}, names=["slack"])
+        load_channels(SHIPPED_CHANNELS, env={}, names=["slack"])
     with pytest.raises(ChannelConfigError, match="TIPWATCH_EMAIL_TO"):
-        load_channels(env={"TIPWATCH_SMTP_URL": "smtp://localhost"}, names=["email"])
+        load_channels(SHIPPED_CHANNELS, env={"TIPWATCH_SMTP_URL": "smtp://localhost"}, names=["email"])
     with pytest.raises(ChannelConfigError, match="unknown channel"):
-        load_channels(env={}, names=["pager"], dry_run=True)
+        load_channels(SHIPPED_CHANNELS, env={}, names=["pager"], dry_run=True)
 
 
 def test_secret_in_toml_is_refused(tmp_path):
@@ -481,14 +484,14 @@ def test_environment_overrides_file(tmp_path):
 def test_secrets_masked_everywhere():
     env = {"TIPWATCH_EMAIL_TO": "a@x.test", "TIPWATCH_SMTP_URL": "smtps://me%40x.test:Sup3r%2FSecret@mail.test",
            "TIPWATCH_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T1/B1/VerySecretToken"}
-    chans = load_channels(env=env, names=["email", "slack"])
+    chans = load_channels(SHIPPED_CHANNELS, env=env, names=["email", "slack"])
     shown = repr(chans) + str(chans) + repr(chans["email"].target) + repr(chans["slack"].webhook) + str(chans["slack"].webhook)
     for secret in ("Sup3r", "VerySecretToken", "/B1/"):
         assert secret not in shown
     assert chans["email"].target.password.reveal() == "Sup3r/Secret" and chans["email"].target.username == "me@x.test"
     assert chans["email"].target.port == 465
     with pytest.raises(ChannelConfigError) as info:
-        load_channels(env=dict(env, TIPWATCH_SMTP_URL="http://me:Sup3rSecret@mail.test"), names=["email"])
+        load_channels(SHIPPED_CHANNELS, env=dict(env, TIPWATCH_SMTP_URL="http://me:Sup3rSecret@mail.test"), names=["email"])
     assert "Sup3rSecret" not in str(info.value)
 
 

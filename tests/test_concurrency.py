@@ -129,11 +129,16 @@ def test_many_commands_at_once_on_a_missing_database_all_succeed(tmp_path):
         db_path = tmp_path / f"round{round_}" / "t.db"
         results = finish([start("init", "--db", db_path), start("init", "--db", db_path),
                           start("status", "--db", db_path, *sources)])
-        for code, out, err in results:
+        for code, out, err in results[:2]:
             assert code == 0 and "locked" not in err, (round_, out, err)
         assert_sound(db_path)
         assert [r[1].count(f"schema version {store.SCHEMA_VERSION},") for r in results[:2]] == [1, 1]
-        assert results[2][1].splitlines()[1].split()[:2] == ["mini", "unknown"]
+        # status reads: before an init has made the file it refuses, creating nothing (read-side
+        # commands refuse a missing database); once the file is there it reports, never "locked"
+        code, out, err = results[2]
+        assert "locked" not in err, (round_, out, err)
+        assert (code == 0 and out.splitlines()[1].split()[:2] == ["mini", "unknown"]) or \
+            (code == 1 and err.startswith(f"Error: no database at {db_path} ")), (round_, out, err)
 
 
 def test_crawls_started_at_once_one_crawls_the_others_refuse(sites, tmp_path):
@@ -144,7 +149,9 @@ def test_crawls_started_at_once_one_crawls_the_others_refuse(sites, tmp_path):
         others = [start("init", "--db", db_path), start("status", "--db", db_path, "--sources", sites.sources)]
         results = finish(crawls + others)
         assert not [r for r in results if "locked" in r[2]], results
-        assert all(code == 0 for code, _, _ in results[3:]), results[3:]
+        assert results[3][0] == 0, results[3]
+        # status may start before any of them has made the database: then it refuses, creating nothing
+        assert results[4][0] == 0 or results[4][2].startswith(f"Error: no database at {db_path} "), results[4]
         won = [out for code, out, _ in results[:3] if code == 0]
         refused = [err for code, _, err in results[:3] if code == 1 and BUSY.fullmatch(err)]
         assert len(won) == 1 and len(refused) == 2, results
@@ -238,11 +245,11 @@ def test_a_child_works_under_its_parents_lock_and_no_one_else_does(tmp_path):
     from tipwatch.lock import child_env, work_lock
 
     db_path = tmp_path / "t.db"
-    take = ("import sys; from tipwatch.lock import work_lock, LockBusy\n"
-            "try:\n    with work_lock(sys.argv[1], 'child'): print('held')\n"
+    take = ("import os, sys; from tipwatch.lock import work_lock, LockBusy\n"
+            "try:\n    with work_lock(sys.argv[1], 'child', os.environ): print('held')\n"
             "except LockBusy as exc: print(exc)")
-    with work_lock(db_path, "parent") as handle:
-        env, fds = child_env(handle)
+    with work_lock(db_path, "parent", os.environ) as handle:
+        env, fds = child_env(handle, os.environ)
         child = subprocess.run([sys.executable, "-c", take, str(db_path)], cwd=REPO, env=env, pass_fds=fds,
                                capture_output=True, text=True, timeout=30)
         # the same variable without the descriptor (another process that copied the environment)

@@ -5,10 +5,12 @@ every test reads what the two runs left in the database and the server's log.
 """
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import sqlite_utils
 from conftest import tipwatch
+from warcio.archiveiterator import ArchiveIterator
 
 from tipwatch.samplesites import SITES_DIR, SampleSites, manifest, write_sources
 from pipeline.urls import url_key
@@ -29,13 +31,25 @@ def crawled(tmp_path_factory):
         common = ["--db", db_path, "--sources", sources, "--since", "2020-01-01", *FAST]
         first = tipwatch("crawl", *common)
         log_after_first = dict(sites.request_log)
+        warc_after_first = warc_records(tmp / "warc")
         second = tipwatch("crawl", *common)
         log_after_second = dict(sites.request_log)
         bases = {name: sites.base_url(name) for name in sites.sites}
     db = sqlite_utils.Database(db_path)
     runs = [r["id"] for r in db.query("SELECT id FROM crawl_runs ORDER BY id")]
     return {"db": db, "first": first, "second": second, "runs": runs, "bases": bases,
-            "log1": log_after_first, "log2": log_after_second}
+            "log1": log_after_first, "log2": log_after_second, "sites": sites, "warc": tmp / "warc",
+            "warc1": warc_after_first, "warc2": warc_records(tmp / "warc")}
+
+
+def warc_records(root: Path) -> dict[str, list[str]]:
+    """WARC file (relative to *root*) → the target URIs of its records, read with warcio."""
+    found = {}
+    for path in sorted(root.rglob("*.warc.gz")):
+        with open(path, "rb") as stream:
+            found[path.relative_to(root).as_posix()] = [
+                r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(stream)]
+    return found
 
 
 def stored_by_key(db):
@@ -155,3 +169,50 @@ def test_every_sample_source_has_golden_pages():
         assert goldens, f"source {source.name} has no golden pages in tests/sites/{source.name}/expected/"
         pages = [item for item in manifest_articles() if item["site"] == source.name]
         assert len(goldens) >= len([p for p in pages if not p.get("old") and "/private/" not in p["path"]])
+
+
+def test_every_stored_article_points_at_the_warc_record_of_its_page(crawled):
+    """Read with warcio alone, at the stored offset: a response record of the final URL, status
+    200, and the very bytes the site served."""
+    db, sites = crawled["db"], crawled["sites"]
+    site_by_base = {site.base_url: site for site in sites.sites.values()}
+    rows = list(db.query("SELECT id, warc_file, warc_offset FROM articles"))
+    assert rows and all(r["warc_file"] and r["warc_offset"] is not None for r in rows)
+    for row in rows:
+        with open(crawled["warc"] / row["warc_file"], "rb") as stream:
+            stream.seek(row["warc_offset"])
+            record = next(iter(ArchiveIterator(stream)))
+            assert record.rec_type == "response"
+            target = record.rec_headers.get_header("WARC-Target-URI")
+            status = record.http_headers.get_statuscode()
+            body = record.content_stream().read()
+        keys = {r[0] for r in db.execute("SELECT url FROM article_urls WHERE article_id = ?", [row["id"]])}
+        assert url_key(target) in keys, f"article {row['id']}: record of {target}, not of one of its URLs"
+        assert status == "200"
+        parts = urlsplit(target)
+        site = site_by_base[f"{parts.scheme}://{parts.netloc}"]
+        assert body == site.body_of(site.file_for(parts.path, parts.query)), f"{target}: body differs"
+
+
+def test_one_warc_file_per_run_and_source_and_a_recrawl_adds_no_record(crawled):
+    first_run = crawled["runs"][0]
+    files = crawled["warc1"]
+    assert sorted(Path(f).name for f in files) == sorted(f"run-{first_run}-{s}.warc.gz" for s in crawled["bases"])
+    # every page fetched is kept once; the second crawl fetched none again, so it wrote nothing
+    fetched = crawled["db"].execute("SELECT sum(articles_fetched) FROM crawl_source_stats WHERE run_id = ?",
+                                    [first_run]).fetchone()[0]
+    assert sum(len(uris) for uris in files.values()) == fetched
+    assert crawled["warc2"] == files
+
+
+def test_pages_settled_after_fetching_keep_their_record(crawled):
+    db = crawled["db"]
+    unreadable = list(db.query("SELECT url, warc_file, warc_offset FROM settled_urls WHERE reason LIKE 'extraction:%'"))
+    assert unreadable, "the sample sites have pages that give no article"
+    for row in unreadable:
+        with open(crawled["warc"] / row["warc_file"], "rb") as stream:
+            stream.seek(row["warc_offset"])
+            record = next(iter(ArchiveIterator(stream)))
+            assert url_key(record.rec_headers.get_header("WARC-Target-URI")) == row["url"]
+    gone = list(db.query("SELECT warc_file FROM settled_urls WHERE reason LIKE 'HTTP 4%'"))
+    assert gone and all(r["warc_file"] is None for r in gone)  # never fetched as a page: no record

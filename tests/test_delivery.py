@@ -236,6 +236,76 @@ def test_dry_run_renders_every_channel_and_changes_nothing(setup, tmp_path):
     assert db["digests"].count == 0 and db["deliveries"].count == 0 and not (tmp_path / "digests").exists()
 
 
+def database_content(db) -> list[str]:
+    """Every table's rows (and the schema) as SQL text: two equal dumps, an unchanged database."""
+    return list(db.conn.iterdump())
+
+
+def test_a_dry_run_writes_nothing_at_all(setup, tmp_path):
+    db, env = setup
+    flag_articles(db, 2)
+    tipwatch("digest", "--day", "2026-11-22", env=env)  # a digest recorded, fingerprints kept
+    flag_articles(db, 2, start=5)                       # new articles: no fingerprint yet
+    before = database_content(db)
+    files_before = sorted((tmp_path / "digests").rglob("*"))
+    result = tipwatch("digest", "--day", "2026-11-23", "--send", "email,slack", "--dry-run", env=env)
+    assert database_content(db) == before  # not even the new articles' story fingerprints
+    assert sorted((tmp_path / "digests").rglob("*")) == files_before
+    # as a send would: the new articles, and those of the digest written the day before without sending
+    assert "===== email: message 1 of 1 (4 articles) =====" in result.stdout
+
+
+def _alert_sent(db, target: str, ids: list[int]) -> None:
+    """The articles went out on `target` as immediate alerts (as alerts/immediate.py records them)."""
+    store.enqueue_alerts(db, target, ids)
+    assert store.claim_deliveries(db, target, "test:1:a", [], kind="alert") == ids
+    store.mark_delivered(db, target, ids, "test:1:a", kind="alert")
+
+
+def _slack_preview(stdout: str) -> tuple[str, dict | None]:
+    """The dry run's Slack header line, and the JSON payload it previews (None when nothing)."""
+    lines = stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("===== slack:"))
+    if "nothing to send" in lines[at]:
+        return lines[at], None
+    return lines[at], json.loads("\n".join(lines[at + 2:]))
+
+
+def test_a_dry_run_previews_the_alerted_only_digest_as_the_send_makes_it(setup, tmp_path):
+    db, env = setup
+    ids = flag_articles(db, 2)
+    _alert_sent(db, "slack", ids)
+    before = database_content(db)
+    with SlackReceiver() as slack:
+        env["TIPWATCH_SLACK_WEBHOOK_URL"] = slack.url
+        dry = tipwatch("digest", "--day", "2026-11-23", "--send", "slack", "--dry-run", env=env)
+        header, payload = _slack_preview(dry.stdout)
+        assert header == ("===== slack: message 1 of 1 (0 articles; nothing new; the day's 2 immediate alerts "
+                          "listed) =====")
+        assert database_content(db) == before and slack.accepted == []
+        sent = send(env, "slack", check=True)
+        assert sent.stdout.splitlines()[-1] == "slack: nothing new; the day's 2 immediate alerts listed"
+        assert slack.accepted == [payload]  # the preview was the message, to the byte
+        again = tipwatch("digest", "--day", "2026-11-23", "--send", "slack", "--dry-run", env=env)
+        assert _slack_preview(again.stdout) == (
+            "===== slack: nothing to send (everything of the day was delivered already) =====", None)
+
+
+def test_a_dry_run_lists_what_a_channel_alerted_and_sends_only_the_rest(setup):
+    db, env = setup
+    alerted, new = flag_articles(db, 2)
+    _alert_sent(db, "slack", [alerted])
+    with SlackReceiver() as slack:
+        env["TIPWATCH_SLACK_WEBHOOK_URL"] = slack.url
+        dry = tipwatch("digest", "--day", "2026-11-23", "--send", "slack", "--dry-run", env=env)
+        header, payload = _slack_preview(dry.stdout)
+        assert header == "===== slack: message 1 of 1 (1 articles) ====="
+        send(env, "slack", check=True)
+        assert slack.accepted == [payload]
+    kinds = dict(db.execute("SELECT article_id, kind FROM deliveries WHERE channel = 'slack' AND state = 'delivered'"))
+    assert kinds == {alerted: "alert", new: "digest"}
+
+
 def test_digests_written_without_sending_go_out_with_the_next_send(setup):
     db, env = setup
     flag_articles(db, 2)

@@ -13,7 +13,8 @@ def test_demo_runs_the_whole_pipeline_offline_and_again_safely(tmp_path):
         assert any(line.startswith(name + " ") for line in out.splitlines()), name
     digest_files = list((tmp_path / "digests").glob("*.md"))
     assert len(digest_files) == 1
-    assert f"digest:   {digest_files[0]}" in out and "browse:   .venv/bin/tipwatch serve --db " in out
+    # the command as installed (a venv's bin/ or pip's): no path that only fits a source checkout
+    assert f"digest:   {digest_files[0]}" in out and f"browse:   tipwatch serve --db {tmp_path / 'demo.db'}\n" in out
     db = sqlite_utils.Database(tmp_path / "demo.db")
     articles, flagged = db.execute("SELECT count(*), (SELECT count(*) FROM classifications WHERE flagged) "
                                    "FROM articles").fetchone()
@@ -30,6 +31,27 @@ def test_demo_runs_the_whole_pipeline_offline_and_again_safely(tmp_path):
     assert db.execute("SELECT sum(articles_fetched) FROM crawl_source_stats WHERE run_id = ?",
                       [last_run]).fetchone()[0] == 0
     assert second.returncode == 0
+
+
+def test_demo_writes_only_in_its_own_folder_from_any_directory(tmp_path):
+    """`make demo` wrote the day's digest into seeds/digests/, over a production digest, and left
+    the checkout dirty: it now writes under <data>/demo/ of the directory it runs in."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    before = subprocess.run(["git", "status", "--porcelain", "--ignored", "seeds"], cwd=REPO,
+                            capture_output=True, text=True).stdout
+    result = subprocess.run([sys.executable, "-m", "tipwatch.cli", "demo"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "data" / "demo"
+    assert len(list((folder / "digests").glob("*.md"))) == 1 and (folder / "demo.db").is_file()
+    assert [path.name for path in tmp_path.iterdir()] == ["data"] and sorted(p.name for p in (tmp_path / "data").iterdir()) == ["demo"]
+    assert not (REPO / "seeds" / "digests").exists()
+    assert subprocess.run(["git", "status", "--porcelain", "--ignored", "seeds"], cwd=REPO,
+                          capture_output=True, text=True).stdout == before
 
 
 def test_demo_serves_the_samples_dated_this_week_with_a_story_across_outlets_and_languages(tmp_path):

@@ -1,13 +1,20 @@
-"""crawler.middlewares.MetaRefreshMiddleware on real Scrapy requests and responses: it redirects
-exactly where Scrapy's own middleware does, and leaves other pages undecoded."""
+"""crawler.middlewares on real Scrapy requests and responses: MetaRefreshMiddleware redirects
+exactly where Scrapy's own middleware does, and leaves other pages undecoded; RedirectAliasMiddleware
+turns a redirect to an article stored or queued into one more URL of it."""
 import pytest
+from conftest import article
 from scrapy import Request, Spider
-from scrapy.http import HtmlResponse
+from scrapy.exceptions import NotConfigured
+from scrapy.http import HtmlResponse, Response
 from scrapy.utils.test import get_crawler
 
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 
-from crawler.middlewares import MetaRefreshMiddleware
+from crawler.context import CrawlContext
+from crawler.middlewares import DuplicateRedirect, MetaRefreshMiddleware, RedirectAliasMiddleware
+from crawler.plan import CrawlPlan
+from pipeline import store
+from pipeline.urls import url_key
 
 URL = "https://news.test/society/1/old-address.html"
 TARGET = "https://news.test/society/1/new-address.html"
@@ -76,3 +83,56 @@ def test_same_decision_as_scrapys_own_middleware(middleware, head, encoding):
     scrapys = build(ScrapyMetaRefreshMiddleware)
     assert redirected_to(middleware, page(head, encoding=encoding)) == \
         redirected_to(scrapys, page(head, encoding=encoding))
+
+
+# ---------------------------------------------------------------- RedirectAliasMiddleware
+
+STORED = "https://news.test/society/1/story-1.html"
+
+
+@pytest.fixture
+def alias_middleware(tmp_path):
+    """The middleware over a real crawl context (frontier and recorder over a real database)."""
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "news"\ntitle = "News"\nlanguage = "en"\n'
+                       'feeds = ["https://news.test/rss"]\narticle_pattern = "/society/"\n', encoding="utf-8")
+    crawler = get_crawler(Spider, {"TIPWATCH_SOURCES": str(sources), "TIPWATCH_DB": str(tmp_path / "t.db")})
+    context = CrawlContext.open(crawler, CrawlPlan.from_settings(crawler.settings))
+    store.save_article(context.recorder.db, article(1))
+    return RedirectAliasMiddleware.from_crawler(crawler), context
+
+
+def redirect(url: str, to: str, role: str = "article"):
+    request = Request(url, meta={"source": "news", "role": role})
+    return request, Response(url, status=301, headers={"Location": to}, request=request)
+
+
+def test_a_redirect_to_a_stored_article_becomes_its_alias(alias_middleware):
+    middleware, context = alias_middleware
+    with pytest.raises(DuplicateRedirect):
+        middleware.process_response(*redirect("https://news.test/s/1", STORED))
+    assert store.article_id_for_url(context.recorder.db, "https://news.test/s/1") is not None
+    assert context.frontier.seen(url_key("https://news.test/s/1"))
+
+
+def test_a_redirect_to_a_queued_article_waits_as_its_alias(alias_middleware):
+    middleware, context = alias_middleware
+    context.frontier.queue(url_key("https://news.test/society/2/story-2.html"))
+    with pytest.raises(DuplicateRedirect):
+        middleware.process_response(*redirect("https://news.test/s/2", "https://news.test/society/2/story-2.html"))
+    assert context.frontier.take_aliases(url_key("https://news.test/society/2/story-2.html")) == (
+        "https://news.test/s/2",)
+
+
+def test_a_redirect_to_a_new_article_is_followed_and_queued(alias_middleware):
+    middleware, context = alias_middleware
+    request, response = redirect("https://news.test/s/3", "https://news.test/society/3/story-3.html")
+    assert middleware.process_response(request, response) is response
+    assert context.frontier.is_queued(url_key("https://news.test/society/3/story-3.html"))
+    index_request, index_response = redirect("https://news.test/rss", STORED, role="index")
+    assert middleware.process_response(index_request, index_response) is index_response  # articles only
+
+
+def test_without_a_crawl_context_the_middleware_is_off():
+    with pytest.raises(NotConfigured):
+        RedirectAliasMiddleware.from_crawler(get_crawler(Spider))

@@ -19,7 +19,7 @@ import math
 import pytest
 
 from pipeline.topic import labelled
-from pipeline.topic.rules import DEFAULT_PROFILE, load_profile
+from pipeline.topic.rules import load_profile
 
 from conftest import REPO, tipwatch
 
@@ -72,7 +72,7 @@ def test_near_duplicate_check_sees_retellings_not_just_prefixes():
 
 
 def test_ledger_is_append_only_and_pinned_to_this_profile():
-    profile = load_profile(DEFAULT_PROFILE)
+    profile = load_profile(REPO / "seeds" / "topics" / "trafficking.toml")
     version, _, _ = LEDGER[-1]
     assert version == profile.version, (
         f"the profile is now {profile.version}: measure the test split and append a LEDGER entry "

@@ -31,6 +31,8 @@ from tipwatch.samplesites import SampleSites, write_sources
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10"]
 RESCUE_TITLE = "Giải cứu 27 công dân bị lừa sang Campuchia"  # a flagged bcp article
 PANGOLIN_TITLE = "Customs seize two tonnes of pangolin scales at Hải Phòng port"  # wildlife: not flagged
+GLOSSARY = REPO / "seeds" / "glossary" / "vi-en.toml"  # the shipped one, which `tipwatch serve` reads
+CANNED_QUERIES = browse.canned_queries(GLOSSARY)
 
 
 # ---------------------------------------------------------------- helpers
@@ -153,13 +155,13 @@ def test_front_page_opens_on_starting_points(served):
     status, html = get(served["base"] + "/")
     assert status == 200
     assert "tipwatch — trafficking in persons in the news" in html
-    for name, canned in browse.CANNED_QUERIES.items():
+    for name, canned in CANNED_QUERIES.items():
         # a chart's link carries its settings in the fragment (datasette-vega)
         end = "#" if canned.get("front_link") else '"'
         assert f'href="/tipwatch/{name}{end}' in html and canned["title"].replace("'", "&#39;") in html
     assert 'href="/tipwatch/article_overview"' in html and "_memory" not in html
     database = get_json(served["base"] + "/tipwatch.json")
-    assert [q["name"] for q in database["queries"]] == list(browse.CANNED_QUERIES)
+    assert [q["name"] for q in database["queries"]] == list(CANNED_QUERIES)
     assert not any(q.get("write") for q in database["queries"])
 
 
@@ -415,21 +417,21 @@ def test_source_health_query_follows_the_health_rules(db):
         add_run(db, "shrunk", hours, found=1 if hours < 8 else 20)
     add_run(db, "quiet", 200, stored=1)
     rows = {row["source"]: row["verdict"] for row in
-            db.query(browse.CANNED_QUERIES["source_health"]["sql"], browse.default_params("source_health"))}
+            db.query(CANNED_QUERIES["source_health"]["sql"], browse.default_params("source_health"))}
     expected = {row["source"]: row["verdict"] for row in health.source_health(db, None)}
     assert rows == expected == {"steady": "healthy", "recovered": "healthy", "broken": "failing", "quiet": "stale",
                                 "garbled": "degraded", "shrunk": "degraded"}
 
 
 def test_canned_queries_run_on_an_empty_database(db):
-    for name, canned in browse.CANNED_QUERIES.items():
+    for name, canned in CANNED_QUERIES.items():
         assert list(db.query(canned["sql"], browse.default_params(name))) == [], name
 
 
 def test_canned_queries_never_scan_every_article(db):
     """On a million articles a scan of articles or classifications takes seconds; the only walk
     allowed is down the publication-date index, which a LIMIT stops early."""
-    for name, canned in browse.CANNED_QUERIES.items():
+    for name, canned in CANNED_QUERIES.items():
         plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + canned["sql"], browse.default_params(name))]
         scans = [step for step in plan if step.split()[:2] in (["SCAN", "a"], ["SCAN", "c"], ["SCAN", "articles"])]
         assert all(step == "SCAN a USING INDEX idx_articles_published" for step in scans), f"{name}: {plan}"
@@ -520,7 +522,7 @@ def test_english_search_finds_vietnamese_items_through_the_glossary(served):
     english = {row["article_id"] for row in rows if row["language"] == "en"}
     assert english == {row["id"] for row in plain["rows"]}
     assert query(served["base"], "search_both_languages") == []  # an empty form finds nothing
-    pairs = browse.glossary_pairs()
+    pairs = browse.glossary_pairs(GLOSSARY)
     assert ("human trafficking", "mua bán người") in pairs and ("rescue", "giải cứu") in pairs and all(en == en.lower() for en, _ in pairs)
 
 

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import article
+from conftest import REPO, article
 
 from alerts.channels import ChannelConfigError, load_settings
 from alerts.digest import alerted_text, build_digest
@@ -12,6 +12,8 @@ from alerts.immediate import plan_alerts, send_alerts
 from alerts.subscriptions import (Alerting, Immediate, Subscription, filter_digest, load_alerting, matches,
                                   qualifies)
 from pipeline import store
+
+SHIPPED_CHANNELS = REPO / "seeds" / "channels.toml"
 
 ITEM = {"id": 7, "source": "vnexpress", "language": "vi", "score": 7.5,
         "rules": {"tip-core": 3.0, "rescue-vi": 1.5, "job-lure": 0.0},
@@ -89,12 +91,12 @@ slack_webhook_env = "TIPWATCH_SLACK_WEBHOOK_LEGAL"
 def test_a_good_file_loads_and_the_channel_settings_ignore_the_new_sections(tmp_path):
     path = tmp_path / "channels.toml"
     path.write_text(GOOD)
-    alerting = load_alerting(path, env={})
+    alerting = load_alerting(path)
     assert alerting.immediate == Immediate(min_score=8.0, channels=("email",))
     (legal,) = alerting.subscriptions
     assert (legal.mode, legal.email_to, legal.target("slack")) == ("daily", ("legal@example.org",), "legal:slack")
     assert load_settings(path, env={})["email"]["to"] == ["desk@example.org"]
-    assert load_alerting(tmp_path / "absent.toml", env={}) == Alerting()
+    assert load_alerting(tmp_path / "absent.toml") == Alerting()
 
 
 @pytest.mark.parametrize("text, message", [
@@ -123,13 +125,13 @@ def test_a_bad_entry_is_refused_naming_the_entry_and_the_key(tmp_path, text, mes
     path = tmp_path / "channels.toml"
     path.write_text(text)
     with pytest.raises(ChannelConfigError) as info:
-        load_alerting(path, env={})
+        load_alerting(path)
     assert message in str(info.value)
     assert "hooks.slack.com/services/T/B/x" not in str(info.value) and "127.0.0.1/x" not in str(info.value)
 
 
 def test_the_shipped_channels_file_configures_no_alerts():
-    assert load_alerting(None, env={}) == Alerting()   # its examples are comments: nothing changes
+    assert load_alerting(SHIPPED_CHANNELS) == Alerting()   # its examples are comments: nothing changes
 
 
 def _flagged(db, n: int, **extra) -> int:

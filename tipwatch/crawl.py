@@ -6,9 +6,12 @@ process; the daemon and the demo run it in a fresh subprocess each time.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tipwatch.config import Config
 
 
 class CrawlError(RuntimeError):
@@ -17,8 +20,7 @@ class CrawlError(RuntimeError):
 
 @dataclass
 class CrawlOptions:
-    db: Path
-    sources_file: Path
+    config: Config            # database, sources, profile, seeds, WARC folder, crawl settings
     source_names: tuple[str, ...] = ()
     since: str | None = None
     lookback_days: int | None = None
@@ -27,12 +29,11 @@ class CrawlOptions:
 
 
 def scrapy_settings(options: CrawlOptions):
-    from scrapy.settings import Settings
+    from scrapy.settings import Settings  # here: spawned extraction workers re-import the CLI
 
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
-    settings.set("TIPWATCH_DB", str(options.db), priority="cmdline")
-    settings.set("TIPWATCH_SOURCES", str(options.sources_file), priority="cmdline")
+    settings.setdict(options.config.crawl_settings(), priority="project")
     if options.lookback_days is not None:
         settings.set("TIPWATCH_LOOKBACK_DAYS", options.lookback_days, priority="cmdline")
     if options.log_file:
@@ -50,29 +51,64 @@ def run_crawl(options: CrawlOptions) -> int:
     """Crawl the selected sources in this process; returns the crawl run's id."""
     from scrapy.crawler import CrawlerProcess
 
+    from crawler.context import CrawlContext
     from crawler.spiders.news import NewsSpider
 
     process = CrawlerProcess(scrapy_settings(options))
     crawler = process.create_crawler(NewsSpider)
     failures = []
     started = process.crawl(crawler, source=",".join(options.source_names),
-                            sources_file=str(options.sources_file), since=options.since or "")
+                            sources_file=str(options.config.sources), since=options.since or "")
     started.addErrback(failures.append)
     process.start()
     logging.getLogger("scrapy").handlers.clear()
-    spider = getattr(crawler, "spider", None)
-    if failures or spider is None or not hasattr(spider, "run_id"):
+    context = CrawlContext.find(crawler)  # the crawl's run, once its spider started
+    if failures or context is None:
         reason = failures[0].getErrorMessage() if failures else "the spider did not start"
         where = f"; see {options.log_file}" if options.log_file else ""
         raise CrawlError(f"the crawl failed: {reason}{where}")
-    return spider.run_id
+    return context.recorder.run_id
+
+
+def reconsider_old_pages(options: CrawlOptions) -> list[str]:
+    """Before a crawl: the pages settled as too old that this crawl's window (a wider --since or
+    look-back) now takes in are stored from their WARC records, or forgotten to be fetched again
+    when no record was kept (pipeline/reconsider.py). Returns the line that says so (none when
+    nothing was reconsidered)."""
+    from crawler.plan import CrawlPlan
+    from pipeline import store
+    from pipeline.archive import PageArchive
+    from pipeline.reconsider import Reading, candidates, plan, reconsider_settled
+    from pipeline.topic.training import active_model_path
+
+    settings = scrapy_settings(options)  # the crawl's own windows, WARC folder and profile
+    crawl_plan = CrawlPlan.from_settings(settings, options.source_names, str(options.config.sources),
+                                         options.since or "")
+    try:
+        db = store.open_db(options.config.db)
+    except sqlite3.DatabaseError:
+        return []  # a database the crawl cannot open either: its own error says so, in one line
+    chosen = plan(candidates(db, crawl_plan.window_start), crawl_plan.window_start)
+    if not (chosen.from_record or chosen.refetch):
+        return []  # the common case: no model loaded, nothing read
+    reading = Reading(settings.get("TIPWATCH_PROFILE"), str(active_model_path(db)), crawl_plan.sources,
+                      settings.getint("TIPWATCH_MIN_CHARS", 200))
+    report = reconsider_settled(db, PageArchive(settings.get("TIPWATCH_WARC_DIR")), crawl_plan.window_start, reading)
+    return [f"pages settled as too old, now inside the window: {report.stored} stored from the archive, "
+            f"{report.duplicates} already stored, {report.refetch} to fetch again (no record kept), "
+            f"{report.still_old} still too old, {report.failed} no longer extract"]
 
 
 def crawl_command(options: CrawlOptions) -> list[str]:
     """`tipwatch crawl` for a fresh process: the daemon crawls many times, and Scrapy's
-    reactor runs once per process."""
-    args = [sys.executable, "-m", "tipwatch.cli", "crawl", "--quiet", "--db", str(options.db),
-            "--sources", str(options.sources_file)]
+    reactor runs once per process. The child reads the same configuration file and environment;
+    the paths are passed as options, the profile included."""
+    config = options.config
+    args = [sys.executable, "-m", "tipwatch.cli"]
+    if config.config_file:
+        args += ["--config", str(config.config_file)]
+    args += ["crawl", "--quiet", "--db", str(config.db), "--sources", str(config.sources),
+             "--profile", str(config.profile), "--channels", str(config.channels)]
     for name in options.source_names:
         args += ["--source", name]
     if options.since:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import signal
 import subprocess
 import sys
@@ -21,10 +22,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from alerts.channels import ChannelConfigError, load_channels
+from alerts.digest import summary, today, write_digest
+from alerts.outbox import write_and_deliver
+from alerts.subscriptions import load_alerting
+from alerts.teams import team_channels
 from pipeline import store
+from tipwatch.commands import CommandError
+from tipwatch.commands.digesting import stale_after
+from tipwatch.config import Config
 from tipwatch.crawl import CrawlOptions, crawl_command
 from tipwatch.lock import LockBusy, child_env, work_lock
-from tipwatch.schedule import JobSchedule, Schedule
+from tipwatch.schedule import JobSchedule, Schedule, ScheduleError, load_schedule
 
 log = logging.getLogger("tipwatch.daemon")
 CHILD_STOP_SECONDS = 20   # a crawl asked to stop gets this long to close its spider
@@ -42,9 +55,6 @@ def setup_logging(log_file: Path | None) -> None:
 
 
 def trigger_for(job: JobSchedule, timezone: str):
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
     if job.cron:
         return CronTrigger.from_crontab(job.cron, timezone=timezone)
     return IntervalTrigger(seconds=job.every_seconds, timezone=timezone)
@@ -63,7 +73,7 @@ def missed_digest_day(db, schedule: Schedule, now: datetime) -> str | None:
 
 
 class Daemon:
-    def __init__(self, config, schedule: Schedule, crawl_log: Path):
+    def __init__(self, config: Config, schedule: Schedule, crawl_log: Path):
         self.config = config
         self.schedule = schedule
         self.crawl_log = crawl_log
@@ -80,16 +90,16 @@ class Daemon:
         if self.stopping.is_set():
             return
         try:
-            with self.one_job, work_lock(self.config.db, "daemon crawl") as held:
+            with self.one_job, work_lock(self.config.db, "daemon crawl", self.config.environ) as held:
                 self._crawl(held)
         except LockBusy as exc:
             log.warning("crawl: skipped: %s", exc)
 
     def _crawl(self, held) -> None:
         started = time.monotonic()
-        options = CrawlOptions(db=self.config.db, sources_file=self.config.sources, log_file=self.crawl_log)
+        options = CrawlOptions(config=self.config, log_file=self.crawl_log)
         # the child `tipwatch crawl` takes the work lock too: it works under ours, passed down
-        env, fds = child_env(held) if held else (None, ())
+        env, fds = child_env(held, self.config.environ) if held else (dict(self.config.environ), ())
         self.child = subprocess.Popen(crawl_command(options), stderr=subprocess.PIPE, text=True, env=env,
                                       pass_fds=fds)
         _, stderr = self.child.communicate()
@@ -117,31 +127,25 @@ class Daemon:
         if self.stopping.is_set():
             return
         try:
-            with self.one_job, work_lock(self.config.db, "daemon digest"):
+            with self.one_job, work_lock(self.config.db, "daemon digest", self.config.environ):
                 if not self.stopping.is_set():
                     self._digest(day)
         except LockBusy as exc:
             log.warning("digest: skipped: %s", exc)
 
     def _digest(self, day: str | None) -> None:
-        from alerts.channels import ChannelConfigError, load_channels
-        from alerts.digest import summary, today, write_digest
-        from alerts.outbox import write_and_deliver
-        from alerts.subscriptions import load_alerting
-        from alerts.teams import team_channels
-
-        db = store.open_db(self.config.db)
-        day = day or today(self.schedule.timezone)
-        alerting = None
+        config, tz = self.config, self.schedule.timezone
+        db = store.open_db(config.db)
+        day = day or today(tz)
+        limits = stale_after(config)
         try:
-            alerting = load_alerting()
-            channels = load_channels(names=list(self.schedule.send)) if self.schedule.send else {}
-            teams = team_channels(alerting) if self.schedule.send else {}
+            alerting = load_alerting(config.channels)
+            channels, teams = self._channels(alerting) if self.schedule.send else ({}, {})
         except ChannelConfigError as exc:
-            path, data = write_digest(db, day, self.config.digests, self.config.sources)
+            path, data = write_digest(db, day, config.digests, stale_after=limits, tz=tz)
             log.error("digest: %s (%s); not sent: %s", path, summary(data), exc)
             return
-        path, data, reports = write_and_deliver(db, day, self.config.digests, channels, self.config.sources,
+        path, data, reports = write_and_deliver(db, day, config.digests, channels, stale_after=limits, tz=tz,
                                                 alerting=alerting, teams=teams)
         line = "; ".join([f"digest: {path} ({summary(data)})", *(report.line() for report in reports)])
         if any(report.failed for report in reports):
@@ -163,20 +167,19 @@ class Daemon:
         # shutdown(wait=True) would block this handler until the job ends: do it off the main thread
         threading.Thread(target=self.scheduler.shutdown, name="shutdown").start()
 
+    def _channels(self, alerting) -> tuple[dict, dict]:
+        """The digest's channels, and each daily subscription's (recipients and webhook)."""
+        config = self.config
+        channels = load_channels(config.channels, config.environ, names=list(self.schedule.send))
+        return channels, team_channels(alerting, config.channels, config.environ)
+
     def check_channels(self) -> None:
         """Every channel the digest job will send to is configured, or ChannelConfigError naming
         all that is missing: found at start, not at 07:00."""
-        from alerts.channels import load_channels
-        from alerts.subscriptions import load_alerting
-        from alerts.teams import team_channels
-
         if self.schedule.send:
-            load_channels(names=list(self.schedule.send))
-            team_channels(load_alerting())  # each daily subscription's recipients and webhook too
+            self._channels(load_alerting(self.config.channels))
 
     def run(self) -> int:
-        from apscheduler.schedulers.blocking import BlockingScheduler
-
         tz = self.schedule.timezone
         self.scheduler = BlockingScheduler(timezone=tz, job_defaults={"max_instances": 1, "coalesce": True})
         now = datetime.now(ZoneInfo(tz))
@@ -191,11 +194,27 @@ class Daemon:
                                    next_run_time=now + timedelta(seconds=1))
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        log.info("daemon: started (pid %s); crawl %s, digest %s, time zone %s", __import__("os").getpid(),
+        log.info("daemon: started (pid %s); crawl %s, digest %s, time zone %s", os.getpid(),
                  _describe(self.schedule.crawl), _describe(self.schedule.digest), tz)
         self.scheduler.start()
         log.info("daemon: stopped")
         return 0
+
+
+def start_daemon(config: Config, log_file: Path | None) -> int:
+    """`tipwatch daemon`: the schedule and the digest's channels checked at start (a missing
+    secret found now, not at 07:00), then run until stopped; returns the exit status."""
+    try:
+        schedule = load_schedule(config.schedule, config.timezone)
+    except ScheduleError as exc:
+        raise CommandError(str(exc)) from None
+    setup_logging(log_file)
+    runner = Daemon(config, schedule, crawl_log=config.db.parent / "crawl.log")
+    try:
+        runner.check_channels()
+    except ChannelConfigError as exc:
+        raise CommandError(f"the daemon cannot send its digests: {exc}") from None
+    return runner.run()
 
 
 def _describe(job: JobSchedule) -> str:

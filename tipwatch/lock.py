@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,14 +27,15 @@ def lock_path(db_path: Path) -> Path:
     return Path(str(db_path) + ".lock")
 
 
-def child_env(handle) -> tuple[dict, tuple[int, ...]]:
-    """(environment, pass_fds) for a child process that works under this held lock."""
-    return dict(os.environ, **{INHERITED_FD: str(handle.fileno())}), (handle.fileno(),)
+def child_env(handle, environ: Mapping[str, str]) -> tuple[dict, tuple[int, ...]]:
+    """(environment, pass_fds) for a child process that works under this held lock; `environ`
+    is the configuration's snapshot of this process's environment (tipwatch/config.py)."""
+    return dict(environ, **{INHERITED_FD: str(handle.fileno())}), (handle.fileno(),)
 
 
-def _inherited(path: Path) -> bool:
+def _inherited(path: Path, environ: Mapping[str, str]) -> bool:
     """Does this process hold `path`'s lock through a descriptor its parent passed down?"""
-    fd = os.environ.get(INHERITED_FD, "")
+    fd = environ.get(INHERITED_FD, "")
     if not fd.isdigit():
         return False
     try:
@@ -47,11 +49,11 @@ def _inherited(path: Path) -> bool:
 
 
 @contextmanager
-def work_lock(db_path: Path, job: str):
+def work_lock(db_path: Path, job: str, environ: Mapping[str, str]):
     """Hold the database's work lock for `job`, or raise LockBusy at once; yields the open lock
-    file (for `child_env`), or None when a parent's lock is inherited."""
+    file (for `child_env`), or None when a parent's lock is inherited (named in `environ`)."""
     path = lock_path(db_path)
-    if _inherited(path):
+    if _inherited(path, environ):
         yield None
         return
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The bundled sample sites (tests/sites/), served on 127.0.0.1 for the tests and the demo.
+"""The bundled sample sites (tests/sites/ in the source; shipped in the package as
+tipwatch/sample_sites/), served on 127.0.0.1 for the tests and the demo.
 
 Each site gets its own HTTP server on a free loopback port, so every site has its own
 origin (robots.txt, redirects and same-site checks behave as on the real web). The
@@ -24,10 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tipwatch.config import REPO_ROOT
+from tipwatch.config import bundled
 from tipwatch.sampledates import shift_text
 
-SITES_DIR = REPO_ROOT / "tests" / "sites"
+SITES_DIR = bundled("sample_sites")
 SOURCES_TEMPLATE = "sources.toml"
 _PLACEHOLDER = re.compile(r"\{\{BASE:([A-Za-z0-9_-]+)\}\}")
 _CONTENT_TYPES = {

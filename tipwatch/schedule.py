@@ -1,16 +1,13 @@
-"""The daemon's schedule: `seeds/schedule.toml` (or TIPWATCH_SCHEDULE), validated."""
+"""The daemon's schedule: `seeds/schedule.toml` (or the configuration's `schedule`), validated."""
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tipwatch.config import REPO_ROOT
-
-DEFAULT_SCHEDULE = REPO_ROOT / "seeds" / "schedule.toml"
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -63,15 +60,16 @@ def _job(table: dict, name: str, default_cron: str | None, default_every: str | 
     return JobSchedule(every_seconds, cron, seconds(table.get("misfire_grace", grace), f"[{name}] misfire_grace"))
 
 
-def load_schedule(path: Path | None = None) -> Schedule:
-    path = Path(path or os.environ.get("TIPWATCH_SCHEDULE") or DEFAULT_SCHEDULE)
+def load_schedule(path: Path, timezone: str | None = None) -> Schedule:
+    """The schedule file; `timezone` (the configuration's, TIPWATCH_TZ) wins over the file's."""
+    path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ScheduleError(f"cannot read schedule {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScheduleError(f"{path}: not valid TOML: {exc}") from None
-    timezone = os.environ.get("TIPWATCH_TZ") or data.get("timezone") or "Asia/Ho_Chi_Minh"
+    timezone = timezone or data.get("timezone") or DEFAULT_TIMEZONE
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

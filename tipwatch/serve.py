@@ -21,19 +21,26 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import re
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
+import uvicorn
 import yaml
+from datasette.app import Datasette
+from datasette.database import Database
+from datasette.plugins import pm
 from markupsafe import escape
 
 from pipeline import store
 from pipeline.store import browse
+from tipwatch.config import Config, bundled
 
 DATASETTE_DIR = Path(__file__).resolve().parent / "datasette"
 METADATA_FILE = DATASETTE_DIR / "metadata.yml"
+# the English search's vi → en glossary; `serve` passes the configured seeds' one
+GLOSSARY_FILE = bundled("seeds") / "glossary" / "vi-en.toml"
 PLUGINS_DIR = DATASETTE_DIR / "plugins"
 TEMPLATES_DIR = DATASETTE_DIR / "templates"  # an article's page (row-tipwatch-articles.html)
 DATABASE = "tipwatch"
@@ -88,7 +95,7 @@ def access_mode(host: str, login_configured: bool) -> str:
     return "open" if is_loopback(host) else "refuse"
 
 
-def login_user(environ=os.environ) -> str | None:
+def login_user(environ: Mapping[str, str]) -> str | None:
     """The user who may log in, when the environment has a password hash; None when it has none."""
     password_hash = environ.get(PASSWORD_HASH_ENV, "").strip()
     if not password_hash:
@@ -108,9 +115,9 @@ def refusal(host: str) -> str:
             f"or use --host 127.0.0.1")
 
 
-def canned_queries() -> dict[str, dict]:
+def canned_queries(glossary_file: Path = GLOSSARY_FILE) -> dict[str, dict]:
     queries = {}
-    for name, query in browse.CANNED_QUERIES.items():
+    for name, query in browse.canned_queries(glossary_file).items():
         if query.get("write"):
             raise ValueError(f"canned query {name} writes; tipwatch serve is read-only")
         queries[name] = {key: query[key] for key in _QUERY_KEYS if key in query} | {"hide_sql": True}
@@ -124,30 +131,31 @@ ARTICLES_LINK = (f"/{DATABASE}/article_overview?flagged=1&_sort_desc=published&"
                  + "&".join(f"_col={column}" for column in ARTICLE_COLUMNS))
 
 
-def start_here_html() -> str:
+def start_here_html(glossary_file: Path = GLOSSARY_FILE) -> str:
     """The front page's list of starting points: the Articles view, then every canned query."""
     links = [(ARTICLES_LINK, "Articles",
               "the flagged ones, newest first (remove the filter for all); search, facets by source, language, "
               "subtopic, country and month")]
     # front_link: what the link adds, e.g. the chart settings datasette-vega reads from the fragment
     links += [(f"/{DATABASE}/{name}{query.get('front_link', '')}", query["title"], query["description"].split(". ")[0])
-              for name, query in browse.CANNED_QUERIES.items()]
+              for name, query in browse.canned_queries(glossary_file).items()]
     items = "".join(f'<li><a href="{escape(href)}">{escape(title)}</a>: {escape(text)}</li>'
                     for href, title, text in links)
     return f"<p><strong>Start here</strong></p><ul>{items}</ul>"
 
 
-def metadata(user: str | None = None) -> dict:
+def metadata(user: str | None = None, environ: Mapping[str, str] | None = None,
+             glossary_file: Path = GLOSSARY_FILE) -> dict:
     """The shipped metadata with the canned queries and the front page's links added, and with
     a user: only that user may see anything (an instance-wide allow), after logging in."""
     data = yaml.safe_load(METADATA_FILE.read_text(encoding="utf-8"))
-    data["description_html"] = data.get("description_html", "") + start_here_html()
-    data["databases"][DATABASE]["queries"] = canned_queries()
+    data["description_html"] = data.get("description_html", "") + start_here_html(glossary_file)
+    data["databases"][DATABASE]["queries"] = canned_queries(glossary_file)
     if user:
         data["allow"] = {"id": user}
         # "$env": Datasette reads the hash from the environment each time the plugin asks
         data.setdefault("plugins", {})[AUTH_PLUGIN] = {f"{user}_password_hash": {"$env": PASSWORD_HASH_ENV}}
-    data.setdefault("plugins", {})["datasette-cluster-map"] = map_settings()
+    data.setdefault("plugins", {})["datasette-cluster-map"] = map_settings(environ or {})
     return data
 
 
@@ -157,7 +165,7 @@ MAP_TILES_ENV = "TIPWATCH_MAP_TILES"
 DEFAULT_TILES = "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"
 
 
-def map_settings(environ=os.environ) -> dict:
+def map_settings(environ: Mapping[str, str]) -> dict:
     """datasette-cluster-map's settings: the tile server (TIPWATCH_MAP_TILES) and its credit."""
     tiles = environ.get(MAP_TILES_ENV, "").strip() or DEFAULT_TILES
     return {"tile_layer": tiles, "tile_layer_options": {
@@ -171,11 +179,9 @@ def prepare_database(db_path: Path) -> None:
     db.conn.close()
 
 
-def build_datasette(db_path: Path, user: str | None = None):
-    from datasette.app import Datasette
-    from datasette.database import Database
-
-    datasette = Datasette(metadata=metadata(user), plugins_dir=str(PLUGINS_DIR), template_dir=str(TEMPLATES_DIR),
+def build_datasette(db_path: Path, user: str | None = None, environ: Mapping[str, str] | None = None,
+                    glossary_file: Path = GLOSSARY_FILE):
+    datasette = Datasette(metadata=metadata(user, environ, glossary_file), plugins_dir=str(PLUGINS_DIR), template_dir=str(TEMPLATES_DIR),
                           settings=SETTINGS)
     datasette.add_database(Database(datasette, path=str(db_path.resolve()), is_mutable=True), name=DATABASE)
     datasette.remove_database("_memory")  # added when no file is given; an empty database on the front page
@@ -195,24 +201,23 @@ def check_port_free(host: str, port: int) -> None:
 def drop_login_plugin() -> None:
     """Without a login configured the plugin would still put "Log in" in the menu, leading to a
     form with no account; block it in this process (the one `tipwatch serve` runs in)."""
-    from datasette.plugins import pm
-
     pm.set_blocked(AUTH_ENTRY_POINT)
 
 
-def serve(db_path: Path, host: str, port: int) -> None:
+def serve(config: Config, host: str, port: int) -> None:
     """Serve the database until Ctrl-C or SIGTERM; refuse (ServeRefused) before binding anything
-    when the host is not loopback and no login is configured."""
-    import uvicorn
-
-    user = login_user()
+    when the host is not loopback and no login is configured, or when the database does not exist
+    (browsing a new empty one is a mistyped --db)."""
+    db_path = config.db
+    user = login_user(config.environ)
     if access_mode(host, user is not None) == "refuse":
         raise ServeRefused(refusal(host))
+    config.require_db()
     if user is None:
         drop_login_plugin()
     check_port_free(host, port)
     prepare_database(db_path)
-    datasette = build_datasette(db_path, user)
+    datasette = build_datasette(db_path, user, config.environ, config.seeds_dir / "glossary" / "vi-en.toml")
     asyncio.run(datasette.invoke_startup())
     login = f", login as {user} at /-/login" if user else ""
     print(f"Serving {db_path} read-only at http://{host}:{port}/{login} (Ctrl-C stops)", flush=True)

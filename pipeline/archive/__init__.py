@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -110,8 +111,8 @@ class PageArchive:
                 stream.seek(ref.offset)
                 for record in ArchiveIterator(stream):
                     return _page_of(record)
-        except (OSError, ValueError) as exc:
-            raise ArchiveError(f"{path} @ {ref.offset}: {exc}") from exc
+        except (OSError, ValueError, ArchiveLoadFailed) as exc:  # a bad offset lands inside another record
+            raise ArchiveError(f"{path} @ {ref.offset}: {str(exc)[:200]}") from exc
         raise ArchiveError(f"{path} @ {ref.offset}: no record there")
 
     def iter_file(self, relative: str) -> Iterator[tuple[PageRef, FetchedPage]]:

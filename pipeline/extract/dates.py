@@ -472,7 +472,7 @@ def find_published(tree, html: str, url: str, page_view, headline_pos: int | Non
                    now: datetime | None = None, zone: str | None = None) -> DateHit | None:
     """The publication date of the page, as the publisher's local time (see
     pipeline.extract.publisher_time; *zone* is the source's `timezone`, if it names one). *page_view*
-    is the page's visible text (see pipeline.extract.article._page_text) with the headline's position
+    is the page's visible text (see pipeline.extract.page._page_text) with the headline's position
     in it as *headline_pos*, or a zero-argument callable returning (page_text, headline_pos):
     building the text costs time, and pages dated by their metadata never need it."""
     now = now or datetime.now()

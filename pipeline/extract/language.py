@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from pipeline.extract.page import _meta
+
 _SCRIPTS = (("th", "\u0e00", "\u0e7f"), ("lo", "\u0e80", "\u0eff"), ("km", "\u1780", "\u17ff"),
             ("my", "\u1000", "\u109f"), ("zh", "\u4e00", "\u9fff"))
 _VI_SPECIFIC = "ăâđêôơưĂÂĐÊÔƠƯ"
@@ -43,3 +45,45 @@ def guess_language(text: str) -> str:
         if sum(low <= ch <= high for ch in letters) > len(letters) / 3:
             return code
     return "vi" if vietnamese_share(sample) > 0.05 else "en"
+
+
+# ---------------------------------------------------------------- a page's language
+# (extraction: the page's declared language checked against its text)
+
+
+_EN_STOP = {"the", "and", "of", "to", "in", "is", "that", "for", "was", "with", "on", "as", "said"}
+
+
+def _looks_english(text: str) -> bool:
+    words = re.findall(r"[A-Za-z]+", text[:20000].lower())
+    if len(words) < 20:
+        return False
+    non_ascii = sum(1 for ch in text[:20000] if ch.isalpha() and ord(ch) > 0x7F)
+    # English prose about Viet Nam carries Vietnamese names (Tây Ninh, Đồng Tháp): their
+    # letters are few next to a Vietnamese text's, where nearly every word has one
+    return (sum(w in _EN_STOP for w in words) / len(words) > 0.08
+            and (non_ascii / max(1, len(words)) < 0.05 or vietnamese_share(text) < 0.03))
+
+
+def _language(tree, text: str, hint: str | None) -> str | None:
+    declared = None
+    root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
+    for value in (root.get("lang"), root.get("xml:lang"), root.get("{http://www.w3.org/XML/1998/namespace}lang"),
+                  _meta(tree, "og:locale", "language", "content-language", "dc.language"),
+                  *[el.get("content") for el in tree.xpath('//meta[translate(@http-equiv,"CONTELANGU","contelangu")'
+                                                              '="content-language"]')]):
+        if value and re.match(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*$", value.strip()):
+            declared = value.strip().split("-")[0].split("_")[0].lower()
+            break
+    density = vietnamese_share(text)
+    if declared:
+        if declared != "vi" and density > 0.08:
+            return "vi"  # template says 'en' but the text is Vietnamese
+        if declared == "vi" and density < 0.005 and _looks_english(text):
+            return "en"
+        return declared
+    if density > 0.05:
+        return "vi"
+    if _looks_english(text):
+        return "en"
+    return hint.lower() if hint else None

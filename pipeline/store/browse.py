@@ -15,7 +15,6 @@ from pathlib import Path
 import sqlite_utils
 
 from pipeline.store import health
-from tipwatch.config import REPO_ROOT
 
 # ---------------------------------------------------------------- views
 
@@ -109,9 +108,12 @@ FROM stories s JOIN items i ON i.story = s.story JOIN articles a ON a.id = i.art
 ORDER BY s.last_sent DESC, s.first_place, i.digest_day, i.position
 """
 
-# -- source health: health.py's verdict rules in SQL, per source, from its last runs
-_H = health  # its thresholds, so `tipwatch status` and this query judge alike
-_SHARE_FAILED = "(CASE WHEN requests > 0 THEN 1.0 * failed / requests ELSE 0 END)"
+# -- source health: each source's figures from its last runs, and its verdict from health.py's
+# rules, called as an SQL function (health.register_sql_functions): one definition of the rules
+_H = health  # its constants, so `tipwatch status` and this query read the same runs
+_RUN_JSON = ("json_object('n', n, 'started_at', started_at, 'requests', requests, 'responses', responses, "
+             "'status_counts', json(coalesce(status_counts, '{}')), 'articles_found', found, "
+             "'articles_fetched', fetched, 'extraction_failures', extraction_failures)")
 SOURCE_HEALTH = f"""
 WITH sources AS (SELECT DISTINCT source FROM crawl_source_stats),
 interrupted AS (  -- per source, its newest run marked interrupted (its process died; stats never written)
@@ -133,7 +135,7 @@ bounds AS (  -- run ids: the first of each source's last runs, its latest succes
   FROM sources
 ),
 history AS (  -- each source's last runs, n = 1 the latest
-  SELECT s.source, r.started_at,
+  SELECT s.source, r.started_at, s.status_counts,
          coalesce(s.requests, 0) AS requests, coalesce(s.responses, 0) AS responses,
          coalesce(s.articles_found, 0) AS found, coalesce(s.articles_fetched, 0) AS fetched,
          coalesce(s.extraction_failures, 0) AS extraction_failures, s.error_counts,
@@ -153,24 +155,6 @@ recent AS (  -- articles stored by the runs of the last 7 days and 24 hours
   WHERE s.run_id >= (SELECT min(id) FROM crawl_runs WHERE started_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days'))
   GROUP BY s.source
 ),
-fetched_runs AS (  -- runs that fetched pages, numbered from the latest: extraction shares
-  SELECT source, fetched, extraction_failures,
-         1.0 * extraction_failures / fetched > {_H.EXTRACTION_FAIL_SHARE} AS bad,
-         row_number() OVER (PARTITION BY source ORDER BY n) AS m
-  FROM history WHERE fetched > 0
-),
-streaks AS (
-  SELECT source, coalesce(min(CASE WHEN NOT bad THEN m END) - 1, count(*)) AS streak
-  FROM fetched_runs GROUP BY source
-),
-extraction AS (
-  SELECT f.source, k.streak,
-         1.0 * sum(CASE WHEN m <= k.streak THEN extraction_failures END)
-             / sum(CASE WHEN m <= k.streak THEN fetched END) AS recent_share,
-         coalesce(1.0 * sum(CASE WHEN m > k.streak THEN extraction_failures END)
-             / sum(CASE WHEN m > k.streak THEN fetched END), 0) AS earlier_share
-  FROM fetched_runs f JOIN streaks k ON k.source = f.source GROUP BY f.source
-),
 figures AS (
   SELECT h.source,
     (SELECT started_at FROM crawl_runs WHERE id = b.success_id) AS last_success,
@@ -180,7 +164,6 @@ figures AS (
     min(started_at) AS first_run_in_history,
     sum(CASE WHEN n <= {_H.FAILING_WINDOW_RUNS} THEN requests END) AS window_requests,
     sum(CASE WHEN n <= {_H.FAILING_WINDOW_RUNS} THEN failed END) AS window_failed,
-    max(CASE WHEN n = 1 THEN {_SHARE_FAILED} END) AS last_failed_share,
     max(CASE WHEN n = 1 THEN requests END) AS last_requests,
     max(CASE WHEN n = 1 THEN responses END) AS last_responses,
     max(CASE WHEN n = 1 THEN fetched END) AS last_fetched,
@@ -188,32 +171,23 @@ figures AS (
     max(CASE WHEN n = 1 THEN found END) AS last_found,
     avg(CASE WHEN n > 1 THEN found END) AS usual_found,
     max(CASE WHEN n = 1 THEN error_counts END) AS last_errors,
-    count(*) AS runs
+    count(*) AS runs,
+    json_group_array({_RUN_JSON}) AS runs_json
   FROM history h JOIN bounds b ON b.source = h.source LEFT JOIN recent rc ON rc.source = h.source
   GROUP BY h.source
 ),
-judged AS (
-  SELECT f.*, e.streak, e.recent_share, e.earlier_share,
+judged AS MATERIALIZED (  -- every source with stats or an interrupted last run; materialised: one verdict call each
+  SELECT s.source, c.started_at AS interrupted_run_started, f.last_run, f.last_success, f.last_new_article,
+    f.new_24h, f.new_7d, f.last_requests, f.last_responses, f.window_failed, f.window_requests, f.last_fetched,
+    f.last_extraction_failures, f.last_found, f.usual_found, f.last_errors, f.runs,
     (julianday('now') - julianday(coalesce(f.last_new_article, f.first_run_in_history))) * 24 AS quiet_hours,
-    f.window_requests > 0 AND 1.0 * f.window_failed / f.window_requests > {_H.FAILING_SHARE}
-      AND f.last_failed_share > {_H.FAILING_SHARE} AS failing,
-    coalesce(e.streak > 0 AND e.recent_share > {_H.EXTRACTION_RISE_FACTOR} * e.earlier_share, 0)
-      AS extraction_degraded,
-    f.runs >= {_H.DROP_MIN_RUNS} AND f.last_failed_share <= {_H.FAILING_SHARE}
-      AND f.usual_found >= {_H.DROP_MIN_MEAN} AND f.last_found < {_H.DROP_SHARE} * f.usual_found AS found_dropped
-  FROM figures f LEFT JOIN extraction e ON e.source = f.source
-),
-verdicts AS (  -- every source with stats or an interrupted last run (which may be its only run)
-  SELECT s.source, c.started_at AS interrupted_run_started, j.last_run, j.last_success, j.last_new_article,
-    j.quiet_hours, j.new_24h, j.new_7d, j.last_requests, j.last_responses, j.window_failed, j.window_requests,
-    j.last_fetched, j.last_extraction_failures, j.last_found, j.usual_found, j.last_errors, j.runs,
-    CASE WHEN j.failing THEN 'failing'
-         WHEN j.quiet_hours > coalesce(nullif(:stale_after_hours, ''), {_H.DEFAULT_STALE_AFTER_HOURS}) THEN 'stale'
-         WHEN c.source IS NOT NULL THEN 'interrupted'
-         WHEN j.extraction_degraded OR j.found_dropped THEN 'degraded'
-         ELSE 'healthy' END AS verdict
+    {health.SQL_VERDICT_FUNCTION}(f.runs_json, f.last_new_article, strftime('%Y-%m-%dT%H:%M:%S', 'now'),
+      coalesce(nullif(:stale_after_hours, ''), {_H.DEFAULT_STALE_AFTER_HOURS}), c.started_at) AS judgement
   FROM (SELECT source FROM sources UNION SELECT source FROM cut_short) s
-  LEFT JOIN judged j ON j.source = s.source LEFT JOIN cut_short c ON c.source = s.source
+  LEFT JOIN figures f ON f.source = s.source LEFT JOIN cut_short c ON c.source = s.source
+),
+verdicts AS (
+  SELECT *, json_extract(judgement, '$.verdict') AS verdict FROM judged
 )
 SELECT source, verdict, interrupted_run_started,
   last_run, last_success, last_new_article, round(quiet_hours, 1) AS hours_without_new_article,
@@ -224,6 +198,14 @@ SELECT source, verdict, interrupted_run_started,
 FROM verdicts
 ORDER BY CASE verdict WHEN 'failing' THEN 0 WHEN 'stale' THEN 1 WHEN 'interrupted' THEN 2
                       WHEN 'degraded' THEN 3 ELSE 4 END, source
+"""
+
+# an article's page (tipwatch/datasette/plugins/tipwatch_verdict.py): why it was (not) flagged
+ARTICLE_VERDICT = """
+SELECT c.flagged, c.score, c.reason, c.rules, c.matched_terms, c.subtopics, c.countries, c.probability,
+       c.model_version, c.profile_version, c.classified_at, c.snippet, l.label AS analyst_label, l.note AS analyst_note
+FROM classifications c LEFT JOIN labels l ON l.article_id = c.article_id
+WHERE c.article_id = ?
 """
 
 CRAWL_HISTORY = """
@@ -295,11 +277,10 @@ ORDER BY c.probability IS NULL, abs(c.probability - 0.5), coalesce(a.published, 
 LIMIT 500
 """
 
-# -- an English search that also finds Vietnamese articles, through the shipped vi → en glossary
-GLOSSARY_FILE = REPO_ROOT / "seeds" / "glossary" / "vi-en.toml"
+# -- an English search that also finds Vietnamese articles, through a vi → en glossary (the
+# shipped one: seeds/glossary/vi-en.toml, found by the caller's configuration)
 
-
-def glossary_pairs(path: Path = GLOSSARY_FILE) -> list[tuple[str, str]]:
+def glossary_pairs(path: Path) -> list[tuple[str, str]]:
     """(english, vietnamese) pairs of the glossary (see its header for the format)."""
     entries = tomllib.loads(path.read_text(encoding="utf-8")).get("term", [])
     return [(english.strip().lower(), entry["vi"].strip()) for entry in entries for english in entry.get("en", [])]
@@ -317,8 +298,14 @@ def _phrase(column: str) -> str:
 # The query as typed (FTS syntax: prefix*, "phrase", OR) OR each Vietnamese term whose English
 # equivalent names the query's words or is named by them; newest stored first (FTS5 walks its
 # rowids backwards, so a common word costs no sort of every match), 100 at most.
-SEARCH_BOTH_LANGUAGES = f"""
-WITH glossary (en, vi) AS (VALUES {", ".join(f"({_sql_text(en)}, {_sql_text(vi)})" for en, vi in glossary_pairs())}),
+def search_both_languages(glossary_file: Path) -> str:
+    """The search query with the glossary's pairs written into it."""
+    pairs = ", ".join(f"({_sql_text(en)}, {_sql_text(vi)})" for en, vi in glossary_pairs(glossary_file))
+    return _SEARCH_BOTH_LANGUAGES.replace("{GLOSSARY}", pairs)
+
+
+_SEARCH_BOTH_LANGUAGES = f"""
+WITH glossary (en, vi) AS (VALUES {{GLOSSARY}}),
 q AS (SELECT trim(lower(:q)) AS words),
 glossed AS (SELECT DISTINCT g.vi FROM glossary g, q
              WHERE q.words != '' AND (instr(g.en, q.words) > 0 OR instr(q.words, g.en) > 0)),
@@ -376,7 +363,8 @@ def _vega(color: str) -> str:
             f"&g.color_column={color}&g.color_type=nominal")
 
 
-CANNED_QUERIES: dict[str, dict] = {
+# the search's SQL depends on the glossary: canned_queries() writes it in
+_CANNED_QUERIES: dict[str, dict] = {
     "flagged_last_7_days": {
         "title": "Flagged in the last 7 days",
         "description": "Articles the classifier flagged, published (or, undated, fetched) in the last "
@@ -430,7 +418,7 @@ CANNED_QUERIES: dict[str, dict] = {
                        "Vietnamese articles through the glossary in seeds/glossary/vi-en.toml: \"rescue\" looks for "
                        "\"giải cứu\" too. The Vietnamese terms it added are listed beside each article; "
                        "the 100 newest matches.",
-        "sql": SEARCH_BOTH_LANGUAGES, "params": ["q"],
+        "sql": None, "params": ["q"],
     },
     "places_map": {
         "title": "Map of flagged articles by place",
@@ -462,6 +450,14 @@ CANNED_QUERIES: dict[str, dict] = {
 }
 
 
+def canned_queries(glossary_file: Path) -> dict[str, dict]:
+    """Every canned query (name → title, description, sql, params), the English search reading
+    the glossary at `glossary_file`."""
+    queries = {name: dict(query) for name, query in _CANNED_QUERIES.items()}
+    queries["search_both_languages"]["sql"] = search_both_languages(glossary_file)
+    return queries
+
+
 def default_params(name: str) -> dict[str, str]:
     """The parameters of a canned query as Datasette binds an empty form: each takes its default."""
-    return {param: "" for param in CANNED_QUERIES[name]["params"]}
+    return {param: "" for param in _CANNED_QUERIES[name]["params"]}

@@ -11,6 +11,7 @@ verdict shown.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 # -- failing: most requests fail
@@ -168,6 +169,30 @@ def verdict(history: list[dict], last_article_at: str | None, now: datetime, *,
     if not found:
         return {"verdict": "healthy", "reasons": [], "since": None}
     return {"verdict": found[0][0], "reasons": [reason for _, reason, _ in found], "since": found[0][2]}
+
+
+# ---------------------------------------------------------------- the same rules, called from SQL
+
+# The browse query `source_health` (browse.py) gathers each source's runs in SQL and asks this
+# function for the verdict, so Datasette and `tipwatch status` judge by these rules alone.
+SQL_VERDICT_FUNCTION = "tipwatch_source_verdict"
+
+
+def verdict_json(history_json: str | None, last_article_at: str | None, now_iso: str,
+                 stale_after_hours, cut_short_started: str | None) -> str:
+    """`verdict` for SQL: the runs as a JSON array of objects (each with its place `n`, 1 the
+    newest), the time of the source's newest article, the current time (ISO, naive is UTC), the
+    staleness limit and the start of a run cut short (or NULL); the result as JSON."""
+    history = sorted(json.loads(history_json or "[]"), key=lambda run: run["n"])
+    result = verdict(history, last_article_at, parse_time(now_iso), stale_after_hours=float(stale_after_hours),
+                     cut_short={"started_at": cut_short_started} if cut_short_started else None)
+    return json.dumps(result, ensure_ascii=False)
+
+
+def register_sql_functions(conn) -> None:
+    """Make the verdict callable from SQL on this sqlite3 connection (store.open_db and `tipwatch
+    serve`'s connections call it)."""
+    conn.create_function(SQL_VERDICT_FUNCTION, 5, verdict_json, deterministic=True)
 
 
 def error_rate(history: list[dict], runs: int = ERROR_RATE_RUNS) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 from pipeline import store
 from pipeline.topic import labelled
@@ -50,14 +51,24 @@ def training_examples(db) -> list[labelled.Example]:
     return labelled.shipped("train") + analyst_examples(db)
 
 
-def train(db, db_path: Path, profile) -> dict:
-    """Train on shipped + analyst labels, score on the held-out test split, save and record."""
+TRAIN_STEPS = 4  # fit, save, score the stage, score the model alone
+
+
+def train(db, db_path: Path, profile, on_progress: Callable[[int, int], None] | None = None) -> dict:
+    """Train on shipped + analyst labels, score on the held-out test split, save and record.
+    `on_progress(step, TRAIN_STEPS)` after each step; nothing is recorded before the last, so an
+    interrupted training leaves the model in use as it was."""
+    step = _stepper(on_progress)
     examples = training_examples(db)
     trained = topic_model.train(examples)
+    step()
     path = topic_model.save(trained, models_dir(db_path) / f"{trained.version}.json.gz")
+    step()
     test = labelled.shipped("test")
-    scores = {"combined": evaluate(TopicStage(profile, trained), test),
-              "model_only": _model_only(trained, test)}
+    combined = evaluate(TopicStage(profile, trained), test)
+    step()
+    scores = {"combined": combined, "model_only": _model_only(trained, test)}
+    step()
     overall = scores["combined"]
     record = {"version": trained.version, "path": str(path.resolve()),
               "n_train": len(examples), "n_analyst": sum(ex.origin == "analyst" for ex in examples),
@@ -65,6 +76,16 @@ def train(db, db_path: Path, profile) -> dict:
               "scores": json.dumps(scores, ensure_ascii=False)}
     store.save_model(db, record)
     return dict(record, scores=scores, n_test=len(test))
+
+
+def _stepper(on_progress):
+    done = [0]
+
+    def step() -> None:
+        done[0] += 1
+        if on_progress:
+            on_progress(done[0], TRAIN_STEPS)
+    return step
 
 
 def _model_only(trained: topic_model.TopicModel, examples) -> dict:

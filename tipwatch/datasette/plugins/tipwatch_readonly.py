@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datasette import hookimpl
 
+from pipeline import store
+
 DATABASE = "tipwatch"
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -16,7 +18,7 @@ READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 @hookimpl
 def prepare_connection(conn, database):
     if database == DATABASE:
-        conn.execute("PRAGMA query_only = 1")
+        store.make_query_only(conn)
 
 
 @hookimpl

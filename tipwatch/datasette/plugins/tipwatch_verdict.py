@@ -11,13 +11,10 @@ import json
 
 from datasette import hookimpl
 
+from pipeline.store import browse
+
 DATABASE = "tipwatch"
-VERDICT_SQL = """
-SELECT c.flagged, c.score, c.reason, c.rules, c.matched_terms, c.subtopics, c.countries, c.probability,
-       c.model_version, c.profile_version, c.classified_at, c.snippet, l.label AS analyst_label, l.note AS analyst_note
-FROM classifications c LEFT JOIN labels l ON l.article_id = c.article_id
-WHERE c.article_id = ?
-"""
+VERDICT_SQL = browse.ARTICLE_VERDICT  # the product's SQL lives in pipeline.store
 
 
 def _list(value) -> list:

@@ -1,0 +1,93 @@
+"""The article body from trafilatura: precision first, the balanced cascade as a second opinion
+on a short text, and the blocks of a body split by ads that trafilatura did not take."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.extract.cleanup import _SENTENCE_END, _words
+
+if TYPE_CHECKING:
+    from pipeline.extract.article import ExtractOptions
+
+
+# auto mode: a precision-mode text shorter than this gets a balanced second opinion ...
+_SECOND_OPINION_CHARS = 500
+
+
+# ... which replaces it when it is at least this many times longer
+_SECOND_OPINION_RATIO = 2.0
+
+
+def _doc_text(doc) -> str:
+    return ((getattr(doc, "text", None) or "") if doc is not None else "").strip()
+
+
+def _body_text(work, url: str, opts: ExtractOptions) -> str:
+    """trafilatura's text of the prepared page *work* (left unchanged: trafilatura copies it)."""
+    import trafilatura
+
+    common = {"url": url, "include_comments": False, "include_tables": opts.include_tables, "with_metadata": False}
+    if opts.favor_precision or opts.favor_recall:
+        return _doc_text(trafilatura.bare_extraction(work, favor_precision=opts.favor_precision,
+                                                     favor_recall=opts.favor_recall, **common))
+    text = _doc_text(trafilatura.bare_extraction(work, favor_precision=True, fast=True, **common))
+    if len(text) < _SECOND_OPINION_CHARS:
+        other = _doc_text(trafilatura.bare_extraction(work, **common))
+        if len(other) > _SECOND_OPINION_RATIO * len(text):
+            text = other
+    return text
+
+
+def _source_paragraph(tree, line: str):
+    """The <p> of the page whose text starts like *line* (a line of the extracted text)."""
+    key = _words(line)[:60]
+    for element in tree.iter("p"):
+        own = _words(element.text_content() or "")
+        if own.startswith(key) and len(own) < 3 * len(line) + 100:
+            return element
+    return None
+
+
+def _continuations(tree, text: str) -> list[str]:
+    """Paragraphs of an article body split into several sibling blocks (an ad or a pull
+    quote between "chunks" of the same class, as on Condé Nast sites) that trafilatura, which
+    takes the first matching block, left out. The block holding the extracted paragraphs must
+    carry a class; another element of the same tag and class close by (sharing an ancestor at
+    most 4 levels up) is a continuation when it holds 2+ prose paragraphs (80+ chars, ending
+    like a sentence), 300+ chars not yet extracted, and few links."""
+    lines = [ln for ln in text.split("\n") if len(ln) >= 80]
+    if len(lines) < 2:
+        return []
+    first, last = _source_paragraph(tree, lines[0]), _source_paragraph(tree, lines[-1])
+    if first is None or last is None:
+        return []
+    above_last = {last, *last.iterancestors()}
+    common = next((a for a in (first, *first.iterancestors()) if a in above_last), None)
+    if common is None or common is first:
+        common = first.getparent()
+    block = common if common is not None and common.get("class") else (
+        common.getparent() if common is not None else None)
+    if block is None or not block.get("class") or block.tag in ("body", "html"):
+        return []
+    scope = block
+    for _ in range(4):
+        if scope.getparent() is None:
+            break
+        scope = scope.getparent()
+    if scope is block:
+        return []
+    have = _words(text)
+    found = []
+    for other in scope.iter(block.tag):
+        if other is block or other.get("class") != block.get("class"):
+            continue
+        if any(a is block for a in other.iterancestors()) or any(a is other for a in block.iterancestors()):
+            continue
+        paragraphs = [_words(el.text_content() or "") for el in other.iter("p", "h2", "h3", "h4")]
+        paragraphs = [p for p in paragraphs if p and p[:60] not in have]
+        prose = [p for p in paragraphs if len(p) >= 80 and _SENTENCE_END.search(p)]
+        size = sum(len(p) for p in paragraphs)
+        linked = sum(len(_words(a.text_content() or "")) for a in other.iter("a"))
+        if len(prose) >= 2 and size >= 300 and linked < 0.3 * size:
+            found += paragraphs
+    return found

@@ -1,0 +1,197 @@
+"""News chrome removed from extracted text: photo captions, bylines, source and update lines,
+teasers, calls to action, runs of linked headlines (see article.py's docstring for the list)."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CREDIT = r"(?:Photo|Photos|Ảnh|Image|Picture|Video|Clip|Nguồn\s+ảnh|Ảnh\s+minh\s+họa)"
+
+
+_CAPTION_TAIL = re.compile(
+    r"^.{0,500}?(?:\s[-–—|]\s*|\s\(|^\()" + _CREDIT + r"(?:\s+(?:by|courtesy\s+of))?\s*:?\s*[^.!?:]{0,80}\)?\.?\s*$",
+    re.IGNORECASE)
+
+
+_CAPTION_DOT = re.compile(r"^.{10,300}?[.!?]\s+\(?(?:Photo|Ảnh)\s*:\s*[^.!?:]{1,40}\)?\.?$", re.IGNORECASE)
+
+
+_CAPTION_ILLUS = re.compile(
+    r"^(?:.{0,300}[\s(\-–—])?\(?(?:Ảnh\s+minh\s+họa|Ảnh\s+minh\s+hoạ|Illustrative\s+(?:photo|image)|File\s+photo|"
+    r"Photo\s+for\s+illustration|Ảnh\s+tư\s+liệu)\)?\.?$", re.IGNORECASE)
+
+
+_CAPTION_HEAD = re.compile(r"^\(?" + _CREDIT + r"(?:\s+(?:by|courtesy\s+of))?\s*:\s*[^.!?]{1,120}\)?\.?$", re.IGNORECASE)
+
+
+_CAPTION_AGENCY = re.compile(r"^(?:[A-Z]{2,6}/)?(?:VNA|VNS|VGP|TTXVN|AFP|Reuters|AP|EPA)\s+(?:Photo|Ảnh)\b.{0,80}$")
+
+
+_SOURCE_LINE = re.compile(r"^(?:Source|Sources|Nguồn(?:\s+tin)?)\s*:\s*\S.{0,200}$", re.IGNORECASE)
+
+
+_CHROME_LINE = re.compile(
+    r"^(?:"
+    r"(?:Comments?|Bình\s+luận|Ý\s+kiến(?:\s+bạn\s+đọc)?)\s*\(\s*\d+\s*\)"
+    r"|Send\s+Us\s+Your\s+Comments?\s*:?"
+    r"|(?:See\s+also|Related(?:\s+(?:news|articles?|stories|posts|content))?|Read\s+(?:more|also)|"
+    r"More\s+(?:news|stories)|You\s+may\s+also\s+like|Tin\s+liên\s+quan|Tin\s+cùng\s+chuyên\s+mục|"
+    r"Tin\s+khác|Xem\s+thêm|Đọc\s+thêm|Bài\s+liên\s+quan)\s*:?"
+    r"|(?:Share|Chia\s+sẻ|Tags?|Từ\s+khóa|Từ\s+khoá|Keywords?|Print|In\s+bài(?:\s+viết)?|Email)\s*:?"
+    r"|(?:Comment|Bình\s+luận|Gửi\s+bình\s+luận|Your\s+comment|Leave\s+a\s+comment)\s*:?"
+    r")$", re.IGNORECASE)
+
+
+_UPDATE_LINE = re.compile(
+    r"^(?:Last\s+updated|Updated?|Published|Posted|Cập\s+nhật|Ngày\s+đăng|Đăng\s+lúc|Đăng\s+ngày|Thời\s+gian\s+đăng)"
+    r"(?:\s+(?:on|at|lúc|ngày))?\s*:?\s*[\w ,./:\-–|()+]{0,60}\d{4}[\w ,./:\-–|()+]{0,30}$", re.IGNORECASE)
+
+
+_TERMINATOR = re.compile(
+    r"^(?:See\s+also|Related(?:\s+(?:news|articles?|stories|posts|content))?|Read\s+(?:more|also)|More\s+(?:news|stories)|"
+    r"You\s+may\s+also\s+like|Send\s+Us\s+Your\s+Comments?|Tin\s+liên\s+quan|Tin\s+cùng\s+chuyên\s+mục|Tin\s+khác|"
+    r"Xem\s+thêm|Đọc\s+thêm|Bài\s+liên\s+quan|Bình\s+luận|Comments?)\s*(?:\(\s*\d+\s*\))?\s*:?$", re.IGNORECASE)
+
+
+_DATED_LINK = re.compile(r"^(?:[-•*·]\s*)?[^.!?]{5,160}\(\s*\d{1,2}/\d{1,2}(?:/\d{2,4})?\s*\)$")
+
+
+# an inline pointer to another story: "Related: <headline>", "READ MORE: ...", "Xem thêm: ..."
+_TEASER_LINE = re.compile(
+    r"^(?:Related|Read\s+(?:more|also)|Also\s+read|See\s+(?:more|also)|More|Watch|Listen|Recommended|"
+    r"Xem\s+thêm|Đọc\s+thêm|Tin\s+liên\s+quan|Bài\s+liên\s+quan|Xem\s+tiếp|Mời\s+xem)\s*:\s*\S", re.IGNORECASE)
+
+
+# newsletter, follow-us and contact-the-author lines: an imperative call to action that names
+# a channel (a social network, a newsletter or inbox, an @handle or e-mail address). Only the
+# imperative forms: "Theo dõi tài khoản Facebook của nghi phạm, ..." (monitoring a suspect's
+# account) or "Subscribers on Telegram were offered jobs" are news, not chrome.
+_CTA_LINE = re.compile(
+    r"^(?:Follow\s+(?:us|him|her|them|@|\S+(?:\s+\S+){0,5}\s+on\b)|Like\s+us\b|Listen\s+(?:to|on|live)\b|"
+    r"Subscribe\b|Sign\s+up\b|Join\s+(?:us|our)\b|Download\s+(?:the|our)\b|Get\s+the\s+(?:latest|day|best)\b|"
+    r"Email\s+\S+(?:\s+\S+)?\s+at\b|Write\s+to\b|Have\s+a\s+(?:tip|story)\b|"
+    r"Theo\s+dõi\s+(?:chúng\s+tôi|kênh|fanpage|trang|báo)|Đăng\s+ký\s+(?:nhận|theo\s+dõi|kênh)|"
+    r"Mời\s+(?:bạn|quý\s+vị)(?:\s+\S+)?\s+(?:đọc|xem|theo\s+dõi|đón\s+đọc|đón\s+xem))"
+    r".*(?:\b(?:Twitter|Facebook|Instagram|YouTube|TikTok|Zalo|Telegram|newsletters?|inbox|podcasts?|bản\s+tin|"
+    r"fanpage)\b|@\w+)", re.IGNORECASE)
+
+
+_BYLINE_WORD = re.compile(r"^(?:[A-ZÀ-ỸĐ][\w'’.\-]*|and|và|&|-|–|/|,)$")
+
+
+_SENTENCE_END = re.compile(r"[.!?:;\"”’)]$")
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _is_date_line(line: str) -> bool:
+    if len(line) > 60 or not _DIGIT.search(line):
+        return False
+    from pipeline.extract.dates import _HEADER_LINE
+    return any(p.match(line) for p in _HEADER_LINE)
+
+
+def _is_chrome(line: str) -> bool:
+    if len(line) <= 500 and (_CAPTION_TAIL.match(line) or _CAPTION_HEAD.match(line)
+                             or _CAPTION_DOT.match(line) or _CAPTION_ILLUS.match(line)):
+        return True
+    if (_CAPTION_AGENCY.match(line) or _SOURCE_LINE.match(line) or _CHROME_LINE.match(line)
+            or _DATED_LINK.match(line)):
+        return True
+    if len(line) < 200 and _TEASER_LINE.match(line):
+        return True
+    if len(line) < 250 and _CTA_LINE.match(line):
+        return True
+    if len(line) <= 100 and _UPDATE_LINE.match(line):
+        return True
+    return _is_date_line(line)
+
+
+def _byline(line: str) -> str | None:
+    """An author-only line: 1-5 capitalised words, no digits, no sentence punctuation."""
+    line = re.sub(r"^(?:By|Bài|Theo|Tác\s+giả)\s*:?\s+", "", line.strip(), flags=re.IGNORECASE) if line else line
+    if not line or len(line) > 45 or re.search(r"\d", line) or _SENTENCE_END.search(line):
+        return None
+    words = line.replace(",", " , ").split()
+    if not 1 <= len([w for w in words if w[0].isalpha()]) <= 5:
+        return None
+    if not all(_BYLINE_WORD.match(w) for w in words) or not words[0][0].isupper():
+        return None
+    return line
+
+
+def _words(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _linked_runs(lines: list[str], anchors) -> set[int]:
+    """Indices of runs (2+ lines) of linked headlines in the second half of the text: a
+    "more stories" list that survived as plain lines. A line counts when it is, apart from a
+    list marker, exactly the text of one link of the page and has 4+ words; a short heading
+    right above the run ("DON'T MISS") goes with it."""
+    total = sum(len(x) for x in lines) or 1
+    seen, run, drop = 0, [], set()
+    link_texts = None
+
+    def flush():
+        if len(run) >= 2:
+            drop.update(run)
+            above = run[0] - 1
+            if above >= 0 and len(lines[above]) < 40 and not _SENTENCE_END.search(lines[above]):
+                drop.add(above)
+
+    for i, line in enumerate(lines):
+        candidate = _words(line[2:] if line.startswith(("- ", "• ")) else line)
+        linked = False
+        if seen >= total * 0.5 and len(candidate) < 150 and len(candidate.split()) >= 4:
+            if link_texts is None:
+                link_texts = anchors() if callable(anchors) else anchors
+            linked = candidate in link_texts
+        if linked:
+            run.append(i)
+        else:
+            flush()
+            run = []
+        seen += len(line)
+    flush()
+    return drop
+
+
+def clean_text(text: str, title: str | None = None, anchors=None) -> tuple[str, str | None]:
+    """Remove news chrome lines from trafilatura text. Returns (text, byline_author).
+    *anchors*: the page's link texts (a set, or a callable returning one), which enables the
+    removal of linked-headline runs."""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    total = sum(len(ln) for ln in lines)
+    seen = 0
+    for i, ln in enumerate(lines):
+        # a "See also:" / "Related news" / comments heading in the last part of the text, followed
+        # only by short lines (link lists, comment forms): the article ends there
+        if seen >= total * 0.5 and _TERMINATOR.match(ln) and all(len(x) < 250 for x in lines[i + 1:]):
+            lines = lines[:i]
+            break
+        seen += len(ln)
+    if anchors is not None:
+        drop = _linked_runs(lines, anchors)
+        lines = [ln for i, ln in enumerate(lines) if i not in drop]
+    lines = [ln for ln in lines if not _is_chrome(ln)]
+    if title and lines and _squash(lines[0]) == _squash(title):
+        lines.pop(0)
+    author = None
+    if len(lines) > 3:
+        author = _byline(lines[-1])
+        if author:
+            lines.pop()
+    return "\n".join(lines), author
+
+
+def _squash(value: str) -> str:
+    return " ".join(value.split()).casefold()
+
+
+def _nfc(value):
+    if value is None:
+        return None
+    value = unicodedata.normalize("NFC", str(value)).strip()
+    return value or None
