@@ -125,7 +125,7 @@ def _item_view(item: dict) -> dict:
         "snippet": clean(item.get("snippet")),
         "subtopics": [t for t in (clean(x) for x in item.get("subtopics") or []) if t],
         "countries": [t for t in (clean(x) for x in item.get("countries") or []) if t],
-        # a Vietnamese article's English gist (pipeline/gist.py) and, with an operator's model,
+        # a Vietnamese article's English gist (pipeline/enrich/gist.py) and, with an operator's model,
         # its machine-translated title: both labelled for what they are wherever shown
         "gist": clean(item.get("gist")) or None,
         "title_en": clean(item.get("title_en")) or None,

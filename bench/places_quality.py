@@ -1,4 +1,4 @@
-"""Place extraction quality (pipeline/places.py) on a labelled set.
+"""Place extraction quality (pipeline/enrich/places.py) on a labelled set.
 
 The set is tests/places_cases/labelled.jsonl: 62 sentences in English and Vietnamese, written for
 this project in the style of regional news (not copied from any article), each with the gazetteer

@@ -3,7 +3,7 @@
 Reports its size on disk and the warm time of what analysts and tipwatch run against it: the
 daily digest (its query, and the whole digest as data: stories and health notes), `digest
 --since`, full-text searches, the source-health queries of `tipwatch status`, the "Articles" page
-of `tipwatch serve` and every Datasette canned query of pipeline/browse.py with its default
+of `tipwatch serve` and every Datasette canned query of pipeline/store/browse.py with its default
 parameters. Target: each under 100 ms warm.
 
 The data imitates two years of crawling (2 years of 12 sources, English and Vietnamese, ~5 %
@@ -493,7 +493,7 @@ FTS_QUERIES = {
 }
 
 
-# the "Articles" page of `tipwatch serve` (the article_overview table of pipeline/store.py, newest
+# the "Articles" page of `tipwatch serve` (the article_overview table of pipeline/store/, newest
 # first), as Datasette 0.65 queries it: the first page, a search, and the row count it shows
 ARTICLES_PAGE = {
     "Articles page: newest 51": ("SELECT * FROM article_overview ORDER BY published DESC LIMIT 51", []),
@@ -615,7 +615,7 @@ def canned_queries() -> tuple[dict, str | None]:
 
 
 def ensure_views(db) -> bool:
-    """The browse views (pipeline/browse.py), if that module is there."""
+    """The browse views (pipeline/store/browse.py), if that module is there."""
     try:
         from pipeline.store import browse
         browse.ensure_views(db)

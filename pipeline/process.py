@@ -16,7 +16,7 @@ from pipeline.urls import normalize
 
 
 def classify_article(profile_path: str, article: dict, model_path: str | None = None) -> dict:
-    """Rules, and the model when a model file is given (see pipeline/topic.py)."""
+    """Rules, and the model when a model file is given (see pipeline/topic/stage.py)."""
     return load_stage(str(profile_path), model_path and str(model_path)).classify(
         title=article.get("title") or "", text=article.get("text") or "", language=article.get("language"))
 

@@ -1,4 +1,4 @@
-"""A stand-in for an operator's translation model (pipeline/translate.py's interface): the real
+"""A stand-in for an operator's translation model (pipeline/enrich/translate.py's interface): the real
 models cannot run here. It "translates" a few known Vietnamese titles and marks anything else,
 so a test can tell its output from the gist's."""
 

@@ -1,4 +1,4 @@
-"""Topic stage: the engine (pipeline/classify.py) and the shipped profile (seeds/topics/trafficking.toml).
+"""Topic stage: the engine (pipeline/topic/rules.py) and the shipped profile (seeds/topics/trafficking.toml).
 
 Case data lives in tests/topic_cases/*.jsonl, one article per line:
     id, lang, title, text, flagged (exact), and optionally

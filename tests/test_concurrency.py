@@ -1,6 +1,6 @@
 """Concurrent starts, dead runs and refused writes, with real processes and real SQLite.
 
-Every crawl here fetches from sample sites this test serves on 127.0.0.1 (pipeline/samplesites.py).
+Every crawl here fetches from sample sites this test serves on 127.0.0.1 (tipwatch/samplesites.py).
 """
 import json
 import os

@@ -55,7 +55,7 @@ def test_demo_writes_only_in_its_own_folder_from_any_directory(tmp_path):
 
 
 def test_demo_serves_the_samples_dated_this_week_with_a_story_across_outlets_and_languages(tmp_path):
-    """The demo's sample articles are dated relative to today (whole weeks, pipeline/sampledates.py):
+    """The demo's sample articles are dated relative to today (whole weeks, tipwatch/sampledates.py):
     every stored sample article still matches its golden file, with `published` moved by exactly
     that many days; the newest is of the last 7 days; and the digest shows one story reported by
     three outlets in English and Vietnamese."""

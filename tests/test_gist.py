@@ -1,5 +1,5 @@
-"""The English gist of Vietnamese articles (pipeline/gist.py), the translation plug-in point
-(pipeline/translate.py) and the gist in every channel."""
+"""The English gist of Vietnamese articles (pipeline/enrich/gist.py), the translation plug-in point
+(pipeline/enrich/translate.py) and the gist in every channel."""
 import pytest
 from conftest import article, verdict
 

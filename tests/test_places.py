@@ -1,4 +1,4 @@
-"""Places read off article texts (pipeline/places.py), stored per article, and measured."""
+"""Places read off article texts (pipeline/enrich/places.py), stored per article, and measured."""
 import csv
 import sys
 from pathlib import Path

@@ -75,7 +75,7 @@ class Site:
         self.directory = directory.resolve()
         self.routes = self._load_routes()
         self.base_url = ""
-        self.shift_days = shift_days  # dates served moved by this many days (pipeline/sampledates.py)
+        self.shift_days = shift_days  # dates served moved by this many days (tipwatch/sampledates.py)
 
     def _load_routes(self) -> dict:
         path = self.directory / "routes.toml"

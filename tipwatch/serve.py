@@ -1,8 +1,8 @@
 """`tipwatch serve`: the database in Datasette, opened on something useful.
 
 The database is served as "tipwatch" whatever its file is called, so links and feed URLs
-stay the same. Datasette gets the metadata shipped in pipeline/datasette/metadata.yml, the
-canned queries of pipeline/browse.py, and three small plugins in pipeline/datasette/plugins/
+stay the same. Datasette gets the metadata shipped in tipwatch/datasette/metadata.yml, the
+canned queries of pipeline/store/browse.py, and three small plugins in tipwatch/datasette/plugins/
 (readable cells; read-only; a browser without login sent to the login form) besides
 datasette-atom and datasette-auth-passwords.
 

@@ -40,7 +40,7 @@ class Glossary:
 @lru_cache(maxsize=4)
 def load_glossary(path: str | Path = GLOSSARY_FILE, counting: str | Path = COUNTING_FILE) -> Glossary:
     """The shared vi→en glossary's [[term]] entries (Datasette's bilingual search reads them too,
-    pipeline/browse.py) and the gist's own tables of people, actions and dated events."""
+    pipeline/store/browse.py) and the gist's own tables of people, actions and dated events."""
     raw = Path(path).read_bytes() + Path(counting).read_bytes()
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     tables = tomllib.loads(Path(counting).read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """The plug-in point for a machine translation model an operator supplies on disk.
 
 No offline vi→en model ships in any registry package, so tipwatch ships none and downloads none.
-An operator who has one sets either variable; the gist (pipeline/gist.py) then also carries the
+An operator who has one sets either variable; the gist (pipeline/enrich/gist.py) then also carries the
 machine translation of the title and lead of each Vietnamese article, labelled as such:
 
 - `TIPWATCH_MT_DIR=/opt/models/opus-mt-vi-en-ct2`: a CTranslate2 conversion of a MarianMT/OPUS-MT

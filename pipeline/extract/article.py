@@ -91,7 +91,7 @@ class ExtractOptions:
 def extract_article(html: str, url: str, *, options: ExtractOptions | None = None) -> dict:
     """Extract article fields from decoded *html* fetched at *url*. See module docstring.
     A page that comes out empty or short because it nests deeper than the parser follows is
-    read again flattened (pipeline/nesting.py)."""
+    read again flattened (pipeline/extract/nesting.py)."""
     from pipeline.extract.nesting import flattened, too_deep
 
     try:

@@ -324,7 +324,7 @@ FROM hits h JOIN articles a ON a.id = h.id LEFT JOIN classifications c ON c.arti
 ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC
 """
 
-# -- places on a map and counts over time (article_places: pipeline/places.py via pipeline/enrich.py)
+# -- places on a map and counts over time (article_places: pipeline/enrich/places.py via pipeline/enrich/__init__.py)
 # Both read a published-date window through the index on articles.published, then each article's
 # classification and places by their keys: bounded on a million articles.
 PLACES_MAP = f"""

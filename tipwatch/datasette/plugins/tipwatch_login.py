@@ -1,6 +1,6 @@
 """Datasette plugin loaded by `tipwatch serve`: a browser without a login goes to the login form.
 
-With a login configured (pipeline/serve.py), the metadata's instance-wide `allow` answers every
+With a login configured (tipwatch/serve.py), the metadata's instance-wide `allow` answers every
 page, table, query, JSON and feed with 403 until one logs in. A 403 page is a dead end in a
 browser, so a page asked for as HTML by an anonymous visitor is redirected to /-/login instead;
 JSON, CSV and feed clients keep the plain 403.

@@ -1,7 +1,7 @@
 """Datasette plugin loaded by `tipwatch serve`: an article's page says why it was (not) flagged.
 
 The row page of `articles` (/tipwatch/articles/<id>) gets the article's classification as a
-template variable, `verdict`, which pipeline/datasette/templates/row-tipwatch-articles.html shows
+template variable, `verdict`, which tipwatch/datasette/templates/row-tipwatch-articles.html shows
 above the article: flagged or not, the reason, the points per rule, the matched terms, the
 subtopics and countries, the model's probability and the analyst's label. No second click.
 """
