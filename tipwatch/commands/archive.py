@@ -15,6 +15,7 @@ from pipeline.reprocess import ReprocessJob, reprocess as reprocess_articles
 from pipeline.sources import SourcesError, load_sources
 from pipeline.topic.training import active_model_path
 from tipwatch.commands import CommandError
+from tipwatch.commands.database import flip_lines
 from tipwatch.config import Config
 from tipwatch.lock import LockBusy, work_lock
 from tipwatch.progress import progress
@@ -67,10 +68,7 @@ def reprocess_lines(report) -> list[str]:
              f"{len(flips)} changed decision ({up} newly flagged, {len(flips) - up} no longer flagged); "
              f"{report.no_record} with no record, {report.unreadable} with an unreadable record, "
              f"{report.failed} no longer extract"]
-    lines += [f"  {'+' if now else '-'} {article_id}: {' '.join(title.split())[:100]}"
-              for article_id, now, title in flips[:LISTED]]
-    if len(flips) > LISTED:
-        lines.append(f"  … and {len(flips) - LISTED} more (see the classifications table)")
+    lines += flip_lines(flips, LISTED)
     if report.interrupted:
         lines.append("interrupted: what was done is stored; run the same command again to go on")
     return lines

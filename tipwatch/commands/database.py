@@ -45,10 +45,15 @@ def reclassify_lines(counts: dict) -> list[str]:
     lines = [f"{counts['articles']} articles classified: {len(flips)} decisions changed ({up} newly flagged, "
              f"{len(flips) - up} no longer flagged), {counts['flagged']} flagged (model {counts['model']}); "
              f"{counts['rewritten']} stored classifications rewritten"]
-    lines += [f"  {'+' if now else '-'} {article_id}: {' '.join(title.split())[:100]}"
-              for article_id, now, title in flips[:RECLASSIFY_LISTED]]
-    if len(flips) > RECLASSIFY_LISTED:
-        lines.append(f"  … and {len(flips) - RECLASSIFY_LISTED} more (see the classifications table)")
+    return lines + flip_lines(flips)
+
+
+def flip_lines(flips: list, listed: int = RECLASSIFY_LISTED) -> list[str]:
+    """The changed decisions, one per line (+ newly flagged, - no longer), then a count of the rest."""
+    lines = [f"  {'+' if now else '-'} {article_id}: {' '.join(title.split())[:100]}"
+             for article_id, now, title in flips[:listed]]
+    if len(flips) > listed:
+        lines.append(f"  … and {len(flips) - listed} more (see the classifications table)")
     return lines
 
 
