@@ -165,13 +165,18 @@ def _config_path(explicit, env: Mapping[str, str]) -> Path | None:
     return LOCAL_CONFIG_FILE if LOCAL_CONFIG_FILE.is_file() else None
 
 
-def _from_file(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """A TOML file of the app's (configuration, schedule), or *error* saying what is wrong with it."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from None
+        raise error(f"cannot read the {what} {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise error(f"{path}: not valid TOML: {exc}") from None
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    data = read_toml(path, "configuration file", ConfigError)
     by_key = {key: name for name, (key, _, _) in SETTINGS.items()}
     given: dict[str, Any] = {}
     for section, table in data.items():

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tipwatch.config import read_toml
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -63,12 +64,7 @@ def _job(table: dict, name: str, default_cron: str | None, default_every: str | 
 def load_schedule(path: Path, timezone: str | None = None) -> Schedule:
     """The schedule file; `timezone` (the configuration's, TIPWATCH_TZ) wins over the file's."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScheduleError(f"cannot read schedule {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScheduleError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "schedule", ScheduleError)
     timezone = timezone or data.get("timezone") or DEFAULT_TIMEZONE
     try:
         ZoneInfo(timezone)
