@@ -375,19 +375,18 @@ def process_page_check(distinct: list[Page], db: Path, base: str) -> tuple[Timin
     """`process_page` (the crawl workers' job: decode, extract, classify) in this process on the
     first replica of each distinct page: its speed on one core, and whether the crawl stored
     exactly what it extracts (the crawl changes nothing in extraction quality)."""
-    from tipwatch.config import profile_path
     from pipeline.process import process_page
     from pipeline.store import open_db
-    from pipeline.topic.training import active_model_path
     from pipeline.urls import url_key
+    from tipwatch.config import load
+    from tipwatch.stages import stage_settings
 
-    profile, model = str(profile_path(None)), str(active_model_path(open_db(db)))  # as the crawl resolves them
+    stages = stage_settings(load(), open_db(db))  # as the crawl resolves them
     results = {}
 
     def extract(i, page):
         url = base + article_path(i, page)
-        results[url] = process_page({"url": url, "body": page.body, "encoding": None, "language": "en"},
-                                    profile, 200, model)
+        results[url] = process_page({"url": url, "body": page.body, "encoding": None, "language": "en"}, stages)
 
     timing = timed(distinct, extract)
     stored, fields = stored_articles(db), ("title", "text", "published", "author", "language")

@@ -22,19 +22,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline import labelled  # noqa: E402
+from pipeline.topic import labelled  # noqa: E402
 from pipeline.topic import rules as classify
 from pipeline.topic.model import train  # noqa: E402
 from pipeline.topic.stage import TopicStage  # noqa: E402
 
 BENCHMARK = REPO.parent / "shared" / "data" / "article-extraction-benchmark" / "ground-truth.json"
 TARGET_RULES = 2000.0
+LABELLED_DIR = REPO / "seeds" / "labelled"
 WORDS = re.compile(r"\w+")
 
 
 def documents() -> tuple[list[dict], str]:
     docs = [{"title": ex.title, "text": ex.text, "language": ex.lang}
-            for split in labelled.SPLITS for ex in labelled.shipped(split)]
+            for split in labelled.SPLITS for ex in labelled.shipped(split, LABELLED_DIR)]
     origin = f"{len(docs)} labelled items"
     if BENCHMARK.exists():
         bodies = json.loads(BENCHMARK.read_text(encoding="utf-8"))
@@ -62,7 +63,7 @@ def main() -> int:
     args = parser.parse_args()
     docs, origin = documents()
     profile = classify.load_profile(REPO / "seeds" / "topics" / "trafficking.toml")
-    stage = TopicStage(profile, train(labelled.shipped("train")))
+    stage = TopicStage(profile, train(labelled.shipped("train", LABELLED_DIR)))
 
     def baseline(batch):
         for d in batch:

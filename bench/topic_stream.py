@@ -19,11 +19,12 @@ from pathlib import Path
 
 from _common import REPO, SHARED_DATA, emit, target
 
-from pipeline import labelled  # noqa: E402
+from pipeline.topic import labelled  # noqa: E402
 from pipeline.topic import rules as classify
 from pipeline.topic.evaluate import classify_examples, figures  # noqa: E402
 from pipeline.topic.stage import TopicStage  # noqa: E402
-from pipeline.topic.training import base_model_path  # noqa: E402
+from pipeline.topic.training import ModelFiles, base_model_path  # noqa: E402
+from tipwatch.config import load as load_config  # noqa: E402
 from pipeline.topic.model import load as load_model  # noqa: E402
 
 STREAM = SHARED_DATA / "news-stream" / "dev.jsonl"
@@ -44,7 +45,8 @@ def main() -> int:
         return 0
     examples = labelled.read_jsonl(args.file)
     profile = classify.load_profile(args.profile)
-    model = None if args.rules_only else load_model(base_model_path())
+    files = ModelFiles(REPO / "seeds" / "labelled", load_config().cache_dir)  # as the CLI's base model
+    model = None if args.rules_only else load_model(base_model_path(files))
     stage = TopicStage(profile, model)
     results = classify_examples(stage, examples)
     report = figures(examples, [r["flagged"] for r in results])

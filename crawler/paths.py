@@ -1,12 +1,18 @@
 """The files a crawl reads and writes, named by Scrapy settings only.
 
 The crawler reads no environment and knows no default location: the app (tipwatch) fills
-TIPWATCH_DB, TIPWATCH_SOURCES, TIPWATCH_PROFILE and, optionally, TIPWATCH_WARC_DIR. A crawl
-started without one of them fails at once, naming it, rather than guessing a path.
+TIPWATCH_DB, TIPWATCH_SOURCES, TIPWATCH_PROFILE, TIPWATCH_SEEDS_DIR, TIPWATCH_CACHE_DIR and,
+optionally, TIPWATCH_WARC_DIR. A crawl started without one of them fails at once, naming it,
+rather than guessing a path.
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+from pipeline.enrich import EnrichFiles
+from pipeline.enrich.translate import MT_DIR_ENV, TRANSLATOR_ENV
+from pipeline.process import StageSettings
+from pipeline.topic.training import ModelFiles, active_model_path
 
 
 class MissingSetting(RuntimeError):
@@ -27,3 +33,15 @@ def warc_dir(settings) -> Path:
     """Where fetched pages are kept: TIPWATCH_WARC_DIR, or `warc/` beside the database."""
     explicit = settings.get("TIPWATCH_WARC_DIR")
     return Path(explicit) if explicit else setting_path(settings, "TIPWATCH_DB").parent / "warc"
+
+
+def stage_settings(settings, db) -> StageSettings:
+    """What the crawl's workers read pages with: the profile, the model in use in *db* (else the
+    base model, trained from the seeds' labelled split and cached), the seeds' gazetteer and
+    glossary, and the operator's translator (TIPWATCH_TRANSLATOR / TIPWATCH_MT_DIR settings)."""
+    seeds = setting_path(settings, "TIPWATCH_SEEDS_DIR")
+    model = active_model_path(db, ModelFiles(seeds / "labelled", setting_path(settings, "TIPWATCH_CACHE_DIR")))
+    translator = {TRANSLATOR_ENV: settings.get("TIPWATCH_TRANSLATOR") or "",
+                  MT_DIR_ENV: settings.get("TIPWATCH_MT_DIR") or ""}
+    return StageSettings(profile=str(setting_path(settings, "TIPWATCH_PROFILE")), model=str(model),
+                         enrich=EnrichFiles.of(seeds, translator), min_chars=settings.getint("TIPWATCH_MIN_CHARS", 200))

@@ -20,11 +20,10 @@ from datetime import datetime, timezone
 from scrapy.exceptions import DropItem
 
 from crawler.context import CrawlContext
-from crawler.paths import setting_path, warc_dir
+from crawler.paths import stage_settings, warc_dir
 from pipeline.archive import PageArchive
-from pipeline.process import page_input, process_page
+from pipeline.process import StageSettings, page_input, process_page
 from pipeline.records import FetchedPage, PageRef
-from pipeline.topic.training import active_model_path
 from pipeline.urls import normalize, same_site, url_key
 
 log = logging.getLogger(__name__)
@@ -42,24 +41,22 @@ def _published(article: dict) -> datetime | None:
 
 
 class ArticlePipeline:
-    def __init__(self, context: CrawlContext, archive: PageArchive, workers: int, profile: str, min_chars: int,
+    def __init__(self, context: CrawlContext, archive: PageArchive, workers: int, settings,
                  timeout: float = 120.0):
         self.plan, self.frontier, self.stats = context.plan, context.frontier, context.stats
         self.recorder = context.recorder
         self.archive = archive
         self.workers = workers
         self.timeout = timeout  # seconds one page may take in a worker (its start-up included)
-        self.profile = profile
-        self.min_chars = min_chars
+        self.settings = settings
         self.pool: ProcessPoolExecutor | None = None
-        self.model_path: str | None = None
+        self.stages: StageSettings | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
         workers = settings.getint("TIPWATCH_EXTRACT_WORKERS", 0) or os.cpu_count() or 1
-        return cls(CrawlContext.of(crawler), PageArchive(warc_dir(settings)), workers,
-                   str(setting_path(settings, "TIPWATCH_PROFILE")), settings.getint("TIPWATCH_MIN_CHARS", 200),
+        return cls(CrawlContext.of(crawler), PageArchive(warc_dir(settings)), workers, settings,
                    settings.getfloat("TIPWATCH_EXTRACT_TIMEOUT", 120.0))
 
     def _pool(self) -> ProcessPoolExecutor:
@@ -69,12 +66,12 @@ class ArticlePipeline:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self.pool
 
-    def _model_path(self) -> str | None:
+    def _stages(self) -> StageSettings:
         # resolved once, on the first article: the model in use is recorded in the database
         # (the workers' topic stage ignores it when the profile says [model] use = false)
-        if self.model_path is None:
-            self.model_path = str(active_model_path(self.recorder.db))
-        return self.model_path
+        if self.stages is None:
+            self.stages = stage_settings(self.settings, self.recorder.db)
+        return self.stages
 
     def close_spider(self, spider=None):
         if self.pool is not None:
@@ -84,7 +81,7 @@ class ArticlePipeline:
     async def process_item(self, page: FetchedPage):
         ref = self._archive(page)
         source = self.plan.sources[page.source]
-        result = await self._extract(page_input(page, source.language, source.timezone), self._model_path())
+        result = await self._extract(page_input(page, source.language, source.timezone), self._stages())
         try:
             return self._store(page, result, ref)
         except sqlite3.Error as exc:
@@ -102,14 +99,14 @@ class ArticlePipeline:
                                        f"could not keep the page in the WARC archive: {exc}")
             raise DropItem(f"{page.url}: not archived: {exc}") from None
 
-    async def _extract(self, page: dict, model_path: str | None) -> dict:
+    async def _extract(self, page: dict, stages: StageSettings) -> dict:
         """process_page's result, within the time bound: a page that keeps a worker busy past it
         (a parser caught in a pathological tree) is given up, its worker killed, the pool
         replaced; a page whose worker died under it (another page's kill, the OOM killer) is
         tried once more."""
         for _attempt in range(2):
             pool = self._pool()
-            future = pool.submit(process_page, page, self.profile, self.min_chars, model_path)
+            future = pool.submit(process_page, page, stages)
             try:
                 return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
             except asyncio.TimeoutError:

@@ -88,6 +88,9 @@ TIPWATCH_SOURCES = None
 TIPWATCH_PROFILE = None
 TIPWATCH_SEEDS_DIR = None
 TIPWATCH_CACHE_DIR = None
+# an operator's translation model for the gists of Vietnamese pages (pipeline/enrich/translate.py)
+TIPWATCH_TRANSLATOR = ""
+TIPWATCH_MT_DIR = ""
 TIPWATCH_LOOKBACK_DAYS = 7
 TIPWATCH_EXTRACT_WORKERS = 0  # 0: one per core
 TIPWATCH_MIN_CHARS = 200

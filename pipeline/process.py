@@ -8,11 +8,24 @@ gives the same article either way.
 """
 from __future__ import annotations
 
-from pipeline.enrich import enrich
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipeline.enrich import EnrichFiles, enrich
 from pipeline.extract.article import ExtractionError, ExtractOptions, decode_html, extract_article
 from pipeline.records import FetchedPage
 from pipeline.topic.stage import load_stage
 from pipeline.urls import normalize
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What a page is read with besides itself: the topic profile and model files, enrichment's
+    files, the shortest text kept. Plain data, handed to the worker processes with each page."""
+    profile: str
+    model: str | None
+    enrich: EnrichFiles
+    min_chars: int = 200
 
 
 def classify_article(profile_path: str, article: dict, model_path: str | None = None) -> dict:
@@ -23,23 +36,36 @@ def classify_article(profile_path: str, article: dict, model_path: str | None = 
 
 def page_input(page: FetchedPage, language: str | None = None, timezone: str | None = None) -> dict:
     """What process_page reads of a fetched page: its final URL (normalised), body and declared
-    encoding, with its source's language and timezone (hints the page itself may lack)."""
+    encoding, when it was fetched, with its source's language and timezone (hints the page
+    itself may lack)."""
     return {"url": normalize(page.url), "body": page.body, "encoding": page.declared_encoding,
-            "language": language, "timezone": timezone}
+            "language": language, "timezone": timezone, "fetched_at": page.fetched_at}
 
 
-def process_page(page: dict | FetchedPage, profile_path: str, min_chars: int = 200, model_path: str | None = None,
-                 *, language: str | None = None, timezone: str | None = None) -> dict:
+def _clock(fetched_at: str | None) -> datetime | None:
+    """The "now" a page's dates are judged against (a date after it is no publication date):
+    when it was fetched, as local time like the extractor's own clock, so that a page re-read
+    from its record months later reads as it did in the crawl."""
+    if not fetched_at:
+        return None
+    try:
+        return datetime.fromisoformat(fetched_at).astimezone().replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def process_page(page: dict | FetchedPage, stages: StageSettings, *, language: str | None = None,
+                 timezone: str | None = None) -> dict:
     """page: a FetchedPage (then language and timezone are its source's), or a dict of url, body
-    (bytes), encoding (declared or None), language and timezone (see page_input).
+    (bytes), encoding (declared or None), language, timezone and fetched_at (see page_input).
     Returns {"ok": True, "article": {...}, "classification": {...}, "enrichment": {...}} or
     {"ok": False, "kind": "extraction" or "parse", "detail": reason}."""
     if isinstance(page, FetchedPage):
         page = page_input(page, language, timezone)
     try:
         html = decode_html(page["body"], page.get("encoding"))
-        options = ExtractOptions(min_chars=min_chars, language_hint=page.get("language"),
-                                 timezone=page.get("timezone"))
+        options = ExtractOptions(min_chars=stages.min_chars, language_hint=page.get("language"),
+                                 timezone=page.get("timezone"), now=_clock(page.get("fetched_at")))
         article = extract_article(html, page["url"], options=options)
     except ExtractionError as exc:
         return {"ok": False, "kind": "extraction", "detail": str(exc)}
@@ -47,5 +73,5 @@ def process_page(page: dict | FetchedPage, profile_path: str, min_chars: int = 2
         return {"ok": False, "kind": "parse", "detail": f"{exc.__class__.__name__}: {exc}"}
     # places and gist here, in the worker: the reactor's process only writes them
     return {"ok": True, "article": article,
-            "classification": classify_article(profile_path, article, model_path),
-            "enrichment": enrich(article)}
+            "classification": classify_article(stages.profile, article, stages.model),
+            "enrichment": enrich(article, stages.enrich)}

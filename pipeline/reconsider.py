@@ -16,6 +16,7 @@ from typing import Mapping
 from pipeline import store
 from pipeline.archive import ArchiveError, PageArchive
 from pipeline.records import FetchedPage, PageRef
+from pipeline.process import StageSettings
 from pipeline.reprocess import process_record
 from pipeline.urls import normalize, same_site
 
@@ -87,11 +88,9 @@ class ReconsiderReport:
 
 @dataclass(frozen=True)
 class Reading:
-    """How kept pages are read: the profile and model files, the sources (language, timezone)."""
-    profile_path: str
-    model_path: str | None
+    """How kept pages are read: the stages' settings, the sources (language, timezone)."""
+    stages: StageSettings
     sources: Mapping
-    min_chars: int = 200
 
 
 def reconsider_settled(db, archive: PageArchive, windows: Mapping[str, datetime | None],
@@ -118,8 +117,7 @@ def _from_record(db, archive: PageArchive, row: dict, start: datetime | None, re
             store.unsettle(db, row["url"])
         report.refetch += 1
         return
-    result = process_record(page, reading.sources.get(row["source"]), reading.profile_path, reading.model_path,
-                            reading.min_chars)
+    result = process_record(page, reading.sources.get(row["source"]), reading.stages)
     if not result["ok"]:
         report.failed += 1
         return

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 from pipeline import store
 from pipeline.archive import ArchiveError, PageArchive
 from pipeline.enrich import version as enrich_version
-from pipeline.process import process_page
+from pipeline.process import StageSettings, process_page
 from pipeline.records import FetchedPage, PageRef
 from pipeline.topic.stage import load_stage
 
@@ -46,19 +46,18 @@ def _installed(name: str) -> str:
         return "-"
 
 
-def stage_version(profile_path: str, model_path: str | None) -> str:
+def stage_version(stages: StageSettings) -> str:
     """What an article re-read now is read with: profile, model, extractor, gazetteer/glossary."""
-    stage = load_stage(str(profile_path), model_path and str(model_path))
+    stage = load_stage(stages.profile, stages.model)
     model = stage.model.version if stage.model else "none"
-    return f"{stage.profile.version}|{model}|extract-{extractor_version()}|enrich-{enrich_version()}"
+    return f"{stage.profile.version}|{model}|extract-{extractor_version()}|enrich-{enrich_version(stages.enrich)}"
 
 
-def process_record(page: FetchedPage, source, profile_path: str, model_path: str | None,
-                   min_chars: int = 200, language: str | None = None) -> dict:
+def process_record(page: FetchedPage, source, stages: StageSettings, language: str | None = None) -> dict:
     """process_page's result for a kept page, as in the crawl: `source` (a Source or None) gives
-    the language hint and timezone; `language` is the hint when the source is unknown."""
-    return process_page(page, str(profile_path), min_chars, model_path and str(model_path),
-                        language=getattr(source, "language", None) or language,
+    the language hint and timezone; `language` is the hint when the source is unknown. Its
+    dates are judged against the time it was fetched, not today."""
+    return process_page(page, stages, language=getattr(source, "language", None) or language,
                         timezone=getattr(source, "timezone", None))
 
 
@@ -80,19 +79,17 @@ class ReprocessReport:
 @dataclass(frozen=True)
 class ReprocessJob:
     """What to re-read and with what (all plain data)."""
-    profile_path: str
-    model_path: str | None
+    stages: StageSettings
     sources: Mapping  # name → Source (language, timezone)
     source: str | None = None
     since: str | None = None
     redo: bool = False  # re-read even articles already re-read with these versions
-    min_chars: int = 200
 
 
 def reprocess(db, archive: PageArchive, job: ReprocessJob, on_progress: Progress | None = None) -> ReprocessReport:
     """Re-read the selected articles; Ctrl-C (KeyboardInterrupt) ends the run between two
     articles, with what was done committed and `interrupted` set."""
-    version = stage_version(job.profile_path, job.model_path)
+    version = stage_version(job.stages)
     report = ReprocessReport()
     rows = store.articles_to_reprocess(db, source=job.source, since=job.since,
                                        skip_version=None if job.redo else version)
@@ -118,8 +115,7 @@ def _reprocess_one(db, archive: PageArchive, job: ReprocessJob, version: str, ro
     except ArchiveError:
         report.unreadable += 1
         return
-    result = process_record(page, job.sources.get(row["source"]), job.profile_path, job.model_path,
-                            job.min_chars, language=row["language"])
+    result = process_record(page, job.sources.get(row["source"]), job.stages, language=row["language"])
     if not result["ok"]:
         report.failed += 1
         return

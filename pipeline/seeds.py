@@ -9,8 +9,7 @@ from pathlib import Path
 
 from pipeline import store
 from pipeline.enrich import enrich
-from pipeline.process import classify_article
-from pipeline.topic.training import active_model_path
+from pipeline.process import StageSettings, classify_article
 
 SEED_SOURCE = "seed"
 # page chrome that survives in copied article text: a page-header "today" date, the
@@ -56,14 +55,13 @@ def load_corpus(seeds_dir: Path) -> list[dict]:
     return articles
 
 
-def import_seeds(db, profile_path: str, seeds_dir: Path) -> list[dict]:
+def import_seeds(db, stages: StageSettings, seeds_dir: Path) -> list[dict]:
     """Store and classify every seed of `seeds_dir`; returns [{id, title, flagged}] (idempotent)."""
     results = []
-    model = str(active_model_path(db))
     for article in load_corpus(seeds_dir):
         article_id = store.save_article(db, article)
-        classification = classify_article(profile_path, article, model)
+        classification = classify_article(stages.profile, article, stages.model)
         store.save_classification(db, article_id, classification)
-        store.save_enrichment(db, article_id, enrich(article))  # places, gist
+        store.save_enrichment(db, article_id, enrich(article, stages.enrich))  # places, gist
         results.append({"id": article_id, "title": article["title"], "flagged": classification["flagged"]})
     return results

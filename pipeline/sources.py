@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tipwatch.config import REPO_ROOT
-
-DEFAULT_SOURCES = REPO_ROOT / "seeds" / "sources.toml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
@@ -209,20 +206,20 @@ def _allow_addresses(data: dict, origin: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def _read(path: str | Path | None) -> tuple[str, str]:
-    path = Path(path or DEFAULT_SOURCES)
+def _read(path: str | Path) -> tuple[str, str]:
+    path = Path(path)
     try:
         return path.read_text(encoding="utf-8"), str(path)
     except OSError as exc:
         raise SourcesError(f"cannot read sources file {path}: {exc.strerror}") from None
 
 
-def load_sources(path: str | Path | None = None) -> list[Source]:
+def load_sources(path: str | Path) -> list[Source]:
     text, origin = _read(path)
     return parse_sources(text, origin=origin)
 
 
-def load_allow_addresses(path: str | Path | None = None) -> tuple[str, ...]:
+def load_allow_addresses(path: str | Path) -> tuple[str, ...]:
     return parse_allow_addresses(*_read(path))
 
 

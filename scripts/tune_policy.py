@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline import model  # noqa: E402
+from pipeline.topic import model  # noqa: E402
 from pipeline.topic import rules as classify
 from pipeline.topic import labelled
 from pipeline.topic.rules import ModelPolicy  # noqa: E402
@@ -60,7 +60,7 @@ def stream_errors(profile, policy: ModelPolicy, stream: list[labelled.Example], 
 
 
 def main() -> int:
-    examples = labelled.shipped("train")
+    examples = labelled.shipped("train", REPO / "seeds" / "labelled")
     profile = classify.load_profile(REPO / "seeds" / "topics" / "trafficking.toml")
     pairs = scored(profile, examples, out_of_fold(examples))
     stream, stream_pairs = [], []

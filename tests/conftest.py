@@ -8,6 +8,30 @@ import pytest
 from pipeline import store
 
 REPO = Path(__file__).resolve().parent.parent
+# the shipped seeds, which the CLI finds through its configuration and the stages are handed
+SEEDS = REPO / "seeds"
+PROFILE = str(SEEDS / "topics" / "trafficking.toml")
+
+
+def enrich_files(environ=None):
+    from pipeline.enrich import EnrichFiles
+
+    return EnrichFiles.of(SEEDS, environ)
+
+
+def model_files():
+    """The shipped labelled splits, with the base model cached where the CLI keeps it."""
+    from pipeline.topic.training import ModelFiles
+    from tipwatch.config import load
+
+    return ModelFiles(SEEDS / "labelled", load().cache_dir)
+
+
+def stages(profile: str = PROFILE, model: str | None = None, min_chars: int = 200, environ=None):
+    """What the crawl reads pages with (pipeline.process.StageSettings), over the shipped seeds."""
+    from pipeline.process import StageSettings
+
+    return StageSettings(profile=str(profile), model=model, enrich=enrich_files(environ), min_chars=min_chars)
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from pipeline.reconsider import identity
 from pipeline.records import FetchedPage
 from pipeline.reprocess import process_record
 from pipeline.sources import Source
-from tipwatch.config import bundled
 from tipwatch.samplesites import SITES_DIR
 
+from conftest import PROFILE, stages
+
 BASE = "http://127.0.0.1:9"  # never connected to: the pages are read from the archive only
-PROFILE = str(bundled("seeds") / "topics" / "trafficking.toml")
 SOURCES = {"vns": Source(name="vns", title="vns", language="en", article_pattern=r"\.html$",
                          timezone="Asia/Ho_Chi_Minh"),
            "bcp": Source(name="bcp", title="bcp", language="vi", article_pattern=r"\.htm$",
@@ -35,7 +35,7 @@ def sample_page(site: str, path: str, fetched_at: str = "2026-11-22T01:00:00+00:
 def store_page(db, archive, page: FetchedPage, profile: str = PROFILE, run: str = "run-1") -> int:
     """Archive the page and store its article as the crawl does; returns the article id."""
     ref = archive.write(page, run)
-    result = process_record(page, SOURCES.get(page.source), profile, None)
+    result = process_record(page, SOURCES.get(page.source), stages(profile))
     assert result["ok"], result
     url, aliases = identity(page, result["article"])
     article = dict(result["article"], url=url, source=page.source, fetched_at=page.fetched_at)

@@ -530,7 +530,7 @@ def test_no_shipped_profile_term_holds_the_term_separator():
     import tomllib
 
     from alerts.render import TERM_SEPARATOR
-    from tipwatch.config import profile_path
+    from conftest import PROFILE
 
     def strings(value):  # every string in a rule's term lists, however the profile nests them
         if isinstance(value, str):
@@ -542,7 +542,7 @@ def test_no_shipped_profile_term_holds_the_term_separator():
             for inner in value:
                 yield from strings(inner)
 
-    profile = tomllib.loads(profile_path().read_text(encoding="utf-8"))
+    profile = tomllib.loads(Path(PROFILE).read_text(encoding="utf-8"))
     terms = [t for rule in profile.get("rule", []) for key in ("terms", "near") for t in strings(rule.get(key))]
     assert len(terms) > 50
     assert [t for t in terms if TERM_SEPARATOR.strip() in t] == []

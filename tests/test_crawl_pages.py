@@ -104,12 +104,12 @@ def test_scrapy_crawl_news_runs_the_same_crawl(tmp_path):
         sources = write_sources(sites, tmp_path / "sources.toml")
         result = subprocess.run(
             [sys.executable, "-m", "scrapy", "crawl", "news", "-a", "source=mini", "-a", "since=2020-01-01",
-             "-s", f"TIPWATCH_DB={tmp_path / 't.db'}", "-s", f"TIPWATCH_SOURCES={sources}",
-             "-s", f"TIPWATCH_WARC_DIR={tmp_path / 'pages'}", *FAST],
+             "-s", f"TIPWATCH_DB={tmp_path / 't.db'}", "-s", f"TIPWATCH_SOURCES={sources}", *FAST],
             cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     db = sqlite_utils.Database(tmp_path / "t.db")
     assert db["articles"].count == 3
     assert db.execute("SELECT status FROM crawl_runs").fetchall() == [("finished",)]
     refs = list(db.query("SELECT warc_file FROM articles"))
-    assert all((tmp_path / "pages" / r["warc_file"]).is_file() for r in refs)
+    # no TIPWATCH_WARC_DIR: the pages are kept beside the database given, not the default one's
+    assert refs and all((tmp_path / "warc" / r["warc_file"]).is_file() for r in refs)

@@ -4,7 +4,7 @@ stage. End to end they are exercised by every crawl test; here each promise is p
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import REPO, article, verdict
+from conftest import article, stages, verdict
 from scrapy import Spider
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
@@ -22,7 +22,6 @@ from pipeline.records import FetchedPage, PageRef
 from pipeline.urls import url_key
 
 STORED = "news.test/society/1/story-1.html"
-PROFILE = str(REPO / "seeds" / "topics" / "trafficking.toml")
 
 
 # ---------------------------------------------------------------- Frontier
@@ -148,7 +147,7 @@ def test_version_8_database_gains_the_page_reference_columns(tmp_path):
             db.execute(f"ALTER TABLE {table} DROP COLUMN warc_offset")
         db.execute("PRAGMA user_version = 8")
     db = store.open_db(tmp_path / "old.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 10
     for table in ("articles", "settled_urls"):
         assert {"warc_file", "warc_offset"} <= set(db[table].columns_dict)
     assert [(r["url"], r["warc_file"]) for r in db.query("SELECT url, warc_file FROM articles")] == [
@@ -234,14 +233,14 @@ def fetched(**changes) -> FetchedPage:
 def test_page_input_is_what_the_crawl_hands_the_workers():
     page = page_input(fetched(), "en", "Asia/Ho_Chi_Minh")
     assert page == {"url": "https://vns.test/a/1", "body": fetched().body, "encoding": "windows-1258",
-                    "language": "en", "timezone": "Asia/Ho_Chi_Minh"}
+                    "language": "en", "timezone": "Asia/Ho_Chi_Minh", "fetched_at": "2026-11-20T08:00:00+00:00"}
 
 
 def test_process_page_reads_a_fetched_page_as_the_dict_made_of_it(tmp_path):
-    profile = PROFILE
-    direct = process_page(fetched(), profile, 100, language="en", timezone="Asia/Ho_Chi_Minh")
+    reading = stages(min_chars=100)
+    direct = process_page(fetched(), reading, language="en", timezone="Asia/Ho_Chi_Minh")
     assert direct["ok"], direct
-    assert direct == process_page(page_input(fetched(), "en", "Asia/Ho_Chi_Minh"), profile, 100)
+    assert direct == process_page(page_input(fetched(), "en", "Asia/Ho_Chi_Minh"), reading)
     assert direct["article"]["title"] == "Port opens new container terminal"
 
 
@@ -253,5 +252,30 @@ def test_a_page_read_back_from_the_archive_gives_the_same_article(tmp_path):
     again = archive.read(ref)
     assert (again.url, again.status, again.body, again.declared_encoding) == (
         fetched().url, 200, fetched().body, "windows-1258")
-    profile = PROFILE
-    assert process_page(again, profile, 100, language="en") == process_page(fetched(), profile, 100, language="en")
+    reading = stages(min_chars=100)
+    assert process_page(again, reading, language="en") == process_page(fetched(), reading, language="en")
+
+
+def test_dates_are_judged_against_the_time_the_page_was_fetched():
+    """A page re-read from its record months later reads as it did in the crawl: a date past its
+    fetch time is no publication date, whatever today's clock says."""
+    meta = "<meta property='article:published_time' content='{}'>"
+    page = fetched(body=PAGE_HTML.replace("<title>", meta.format("2026-11-25T08:00:00+07:00") + "<title>")
+                   .encode("cp1258"))
+    later = process_page(page, stages(min_chars=100), language="en")
+    assert later["ok"] and later["article"]["published"] != "2026-11-25T08:00:00+07:00", later["article"]
+    at_fetch = fetched(body=page.body, fetched_at="2026-11-26T08:00:00+00:00")
+    assert process_page(at_fetch, stages(min_chars=100), language="en")["article"]["published"].startswith("2026-11-25")
+
+
+def test_version_9_database_gains_the_reprocess_versions_table(tmp_path):
+    db = store.open_db(tmp_path / "old.db")
+    store.save_article(db, article(1))
+    with db.conn:  # back to version 9: no article_processing
+        db.execute("DROP TABLE article_processing")
+        db.execute("PRAGMA user_version = 9")
+    db = store.open_db(tmp_path / "old.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 10
+    assert set(db["article_processing"].columns_dict) == {"article_id", "processed_with", "processed_at"}
+    store.make_query_only(db.conn)  # reading what reprocess would select writes nothing
+    assert [row["url"] for row in store.articles_to_reprocess(db, skip_version="v1")] == [article(1)["url"]]

@@ -4,17 +4,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, article, tipwatch, verdict
+from conftest import REPO, article, enrich_files, tipwatch, verdict
 
 from pipeline import enrich, store
-from pipeline.enrich.places import GAZETTEER_FILE, extract_places, load_gazetteer, place_tuples
+from pipeline.enrich.places import extract_places, load_gazetteer
 
 sys.path.insert(0, str(REPO / "bench"))
 import places_quality  # noqa: E402
 
 
+GAZETTEER_FILE = Path(enrich_files().gazetteer)
+GAZETTEER = load_gazetteer(GAZETTEER_FILE)
+
+
 def names(text: str) -> list[str]:
-    return [f.place.name for f in extract_places(text)]
+    return [f.place.name for f in extract_places(text, GAZETTEER)]
 
 
 def gazetteer_rows() -> list[dict]:
@@ -41,7 +45,7 @@ def test_accents_optional_for_names_of_two_words_and_required_for_one():
     assert names("Lao động ở Lào và lao động Lào") == ["Laos"]  # "Lao động" (labour) is not Laos
     assert names("Vĩnh Phúc và Vinh") == ["Vĩnh Phúc", "Vinh"]
     assert names("Sihanoukville, Preah Sihanouk") == ["Preah Sihanouk"]
-    assert extract_places("Sihanoukville, Preah Sihanouk")[0].mentions == 2
+    assert extract_places("Sihanoukville, Preah Sihanouk", GAZETTEER)[0].mentions == 2
 
 
 def test_people_common_words_and_context():
@@ -51,8 +55,10 @@ def test_people_common_words_and_context():
     assert names("Long Anh") == []  # whole words
 
 
-def test_place_tuples_give_country_and_coordinates():
-    assert place_tuples("cửa khẩu Mộc Bài") == [("Mộc Bài", "Viet Nam", 11.08, 106.14)]
+def test_places_found_give_country_and_coordinates():
+    found = extract_places("cửa khẩu Mộc Bài", GAZETTEER)
+    assert [(f.place.name, f.place.country, f.place.lat, f.place.lon) for f in found] == [
+        ("Mộc Bài", "Viet Nam", 11.08, 106.14)]
 
 
 def test_quality_on_the_labelled_set_stays_above_its_floor():
@@ -85,7 +91,7 @@ def test_crawled_articles_get_places_as_they_are_stored(tmp_path):
     rescue = db.execute("SELECT id FROM articles WHERE title LIKE 'Giải cứu 27%'").fetchone()[0]
     assert {"Tây Ninh", "Svay Rieng", "Thanh Hóa"} <= {p["place"] for p in store.article_places(db, rescue)}
     versions = {row[0] for row in db.execute("SELECT DISTINCT version FROM article_gists")}
-    assert versions == {enrich.version()}
+    assert versions == {enrich.version(enrich_files())}
     assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == \
         db.execute("SELECT count(*) FROM article_gists").fetchone()[0]
     digest = next((tmp_path / "digests").glob("*.md")).read_text(encoding="utf-8")

@@ -52,7 +52,7 @@ def test_classify_all_reports_progress_and_keeps_its_work_when_interrupted(db):
         calls.append((done, total))
         raise KeyboardInterrupt
 
-    counts = reclassify(db, PROFILE, on_progress=stop_after_first_batch)
+    counts = reclassify(db, PROFILE, None, on_progress=stop_after_first_batch)
     assert counts["interrupted"] and calls == [(4, 4)]  # one batch holds all four
     assert counts["articles"] == 4 and len(counts["decisions"]) == 4
     flags = store.flags_of(db, [1, 2, 3, 4])

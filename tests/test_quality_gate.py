@@ -21,7 +21,9 @@ import pytest
 from pipeline.topic import labelled
 from pipeline.topic.rules import load_profile
 
-from conftest import REPO, tipwatch
+from conftest import REPO, SEEDS, model_files, tipwatch
+
+LABELLED_DIR = SEEDS / "labelled"
 
 MODES = ("combined", "rules-only")
 # (profile version, base model version, floors[mode][lang][figure]); append, never edit.
@@ -52,7 +54,7 @@ def test_held_out_split_is_large_balanced_and_unseen():
 
 def test_no_test_item_retells_a_training_item():
     """Not only copied text: the same event in other words (shared rare names and figures)."""
-    pairs = labelled.near_duplicates(labelled.shipped("test"), labelled.shipped("train"))
+    pairs = labelled.near_duplicates(labelled.shipped("test", LABELLED_DIR), labelled.shipped("train", LABELLED_DIR))
     assert pairs == [], f"test items that retell training items (move or drop one of each): {pairs}"
 
 
@@ -89,7 +91,7 @@ def test_base_model_is_the_one_measured():
     from pipeline.topic.model import load
     from pipeline.topic.training import base_model_path
 
-    assert load(base_model_path()).version == LEDGER[-1][1], (
+    assert load(base_model_path(model_files())).version == LEDGER[-1][1], (
         "the training split changed the base model: measure and append a LEDGER entry")
 
 

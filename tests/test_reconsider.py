@@ -3,6 +3,7 @@ The end-to-end run through `tipwatch crawl` is in tests/test_reprocess_e2e.py.""
 from datetime import datetime, timezone
 
 import pytest
+from conftest import stages
 from pages_helpers import PROFILE, SOURCES, sample_page
 
 from pipeline import store
@@ -51,7 +52,7 @@ def settled(db, tmp_path):
     return db, archive, flagged, road, ref
 
 
-READING = Reading(profile_path=PROFILE, model_path=None, sources=SOURCES)
+READING = Reading(stages(PROFILE), SOURCES)
 
 
 def test_a_wider_window_stores_kept_pages_and_unsettles_the_others(settled):

@@ -3,6 +3,7 @@ no network. Pages are sample-site article pages, archived with PageArchive and s
 the crawl stores them (tests/pages_helpers.py); the end-to-end run over a crawl is in
 tests/test_reprocess_e2e.py."""
 import pytest
+from conftest import stages
 from pages_helpers import FLAGGED_PAGE, NEGATIVE_PAGE, PROFILE, SOURCES, VI_PAGE, changed_profile, sample_page, store_page
 
 from pipeline import store
@@ -20,7 +21,7 @@ def stored(db, tmp_path):
 
 
 def job(profile=PROFILE, **options) -> ReprocessJob:
-    return ReprocessJob(profile_path=profile, model_path=None, sources=SOURCES, **options)
+    return ReprocessJob(stages=stages(profile), sources=SOURCES, **options)
 
 
 def rows(db):
@@ -89,7 +90,7 @@ def test_interrupted_run_keeps_its_work_and_a_rerun_resumes(stored):
 
     first = reprocess(db, archive, job(), on_progress=stop_after_first)
     assert first.interrupted and first.reprocessed == 1 and seen == [(1, 3)]
-    version = stage_version(PROFILE, None)
+    version = stage_version(stages(PROFILE))
     assert store.count_processed(db, version) == 1
     second = reprocess(db, archive, job())
     assert (second.selected, second.skipped, second.reprocessed, second.interrupted) == (3, 1, 2, False)

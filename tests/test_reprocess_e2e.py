@@ -2,6 +2,7 @@
 sites stopped, `tipwatch reprocess --all` re-creates the same texts and decisions (no network
 to go to); a changed profile changes decisions and says so; a later crawl with a wider window
 stores the pages settled as too old from their records, without fetching them again."""
+import os
 import sqlite3
 
 import pytest
@@ -55,6 +56,12 @@ def run(tmp_path_factory):
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE settled_urls SET warc_file = NULL, warc_offset = NULL WHERE url = ?",
                      [url_key(bases["vns"] + NO_RECORD)])
+    # a file past the retention, referenced by nothing: the crawl's end prunes it
+    old = tmp / "warc" / "2026-01" / "old-run.warc.gz"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(next((tmp / "warc").rglob("*.warc.gz")).read_bytes())
+    os.utime(old, (old.stat().st_atime, old.stat().st_mtime - 200 * 86400))
+    out["old_file"] = old
     with SampleSites(ports=ports) as sites:
         assert sites.ports == ports, "the sample sites could not get their ports back"
         out["wide"] = tipwatch("crawl", *common, "--since", "2020-01-01", *FAST)
@@ -129,3 +136,8 @@ def test_after_the_wider_crawl_every_sample_article_is_stored_and_judged(run):
         if row is None or bool(row[3]) != (item["topic"] == "trafficking"):
             wrong.append((item["path"], row and row[3]))
     assert wrong == []
+
+
+def test_the_crawl_applies_the_archive_retention_at_its_end(run):
+    assert not run["old_file"].exists()
+    assert "retention 90 days: deleted 1 files whole and 0 in part" in run["wide"].stdout

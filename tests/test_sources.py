@@ -1,6 +1,9 @@
 import pytest
 
 from pipeline.sources import SourcesError, load_sources, parse_sources, select_sources
+from conftest import SEEDS
+
+SHIPPED_SOURCES = SEEDS / "sources.toml"
 
 GOOD = """
 [[source]]
@@ -13,7 +16,7 @@ article_pattern = '/\\d+/[^/]+\\.html$'
 
 
 def test_shipped_sources_file_is_valid():
-    sources = load_sources()
+    sources = load_sources(SHIPPED_SOURCES)
     names = [s.name for s in sources]
     assert {"vns", "bcp", "bcpen"} <= set(names)
     assert len(names) >= 6
@@ -22,7 +25,7 @@ def test_shipped_sources_file_is_valid():
 
 
 def test_shipped_patterns_tell_articles_from_other_pages():
-    by_name = {s.name: s for s in load_sources()}
+    by_name = {s.name: s for s in load_sources(SHIPPED_SOURCES)}
     assert by_name["vns"].is_article_url(
         "https://vietnamnews.vn/society/1801167/viet-nam-welcomes-17-7-million-foreign-visitors.html")
     assert not by_name["vns"].is_article_url("https://vietnamnews.vn/society")

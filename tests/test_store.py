@@ -170,7 +170,7 @@ def test_version_5_database_gains_the_run_owner_columns(tmp_path):
         db.execute("ALTER TABLE crawl_runs DROP COLUMN host")
         db.execute("PRAGMA user_version = 5")
     db = store.open_db(tmp_path / "old.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 9
+    assert db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 10
     assert {"pid", "host"} <= set(db["crawl_runs"].columns_dict)
     assert [(r["sources"], r["status"], r["pid"]) for r in db.query("SELECT * FROM crawl_runs")] == [
         ('["news"]', "finished", None)]

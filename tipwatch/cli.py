@@ -344,8 +344,9 @@ def archive_group():
 @archive_group.command("prune")
 @common_options
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
-@click.option("--retention-days", type=click.IntRange(min=0), default=None,
-              help="Keep pages this many days (default 90) [env TIPWATCH_WARC_RETENTION_DAYS].")
+@click.option("--retention-days", type=click.IntRange(min=1), default=None,
+              help="Keep pages this many days (default 90; 0 in the configuration: for ever) "
+                   "[env TIPWATCH_WARC_RETENTION_DAYS].")
 def archive_prune(config: Config, dry_run, retention_days):
     """Delete kept pages older than the retention; the pages of flagged articles are kept."""
     from tipwatch.commands import archive

@@ -92,6 +92,8 @@ SETTINGS: dict[str, tuple[str, str | None, Any]] = {
     "warc_dir": ("warc.dir", "TIPWATCH_WARC_DIR", _path),
     "warc_retention_days": ("warc.retention_days", "TIPWATCH_WARC_RETENTION_DAYS", _int),
     "warc_keep_flagged": ("warc.keep_flagged", "TIPWATCH_WARC_KEEP_FLAGGED", _bool),
+    # distributed mode (tipwatch/distributed.py): a Redis URL, which may hold a password (never printed)
+    "redis_url": ("distributed.redis_url", "TIPWATCH_REDIS_URL", str),
 }
 _PATH_SETTINGS = {name for name, (_, _, read) in SETTINGS.items() if read is _path}
 
@@ -116,6 +118,7 @@ class Config:
     warc_dir: Path
     warc_retention_days: int
     warc_keep_flagged: bool
+    redis_url: str = field(default="", repr=False)  # "": embedded crawl, no Redis
     config_file: Path | None = None
     # the environment when the configuration was built: the secrets of channels and of the serve
     # login, read by the code that needs them from here rather than from os.environ
@@ -138,7 +141,10 @@ class Config:
                 "TIPWATCH_EXTRACT_TIMEOUT": self.extract_timeout,
                 "TIPWATCH_ALLOW_ADDRESSES": self.allow_addresses, "TIPWATCH_WARC_DIR": str(self.warc_dir),
                 "TIPWATCH_WARC_RETENTION_DAYS": self.warc_retention_days,
-                "TIPWATCH_WARC_KEEP_FLAGGED": self.warc_keep_flagged}
+                "TIPWATCH_WARC_KEEP_FLAGGED": self.warc_keep_flagged,
+                # the operator's translation model, for the workers' gists (pipeline/enrich/translate.py)
+                "TIPWATCH_TRANSLATOR": self.environ.get("TIPWATCH_TRANSLATOR", ""),
+                "TIPWATCH_MT_DIR": self.environ.get("TIPWATCH_MT_DIR", "")}
 
     def require_db(self) -> None:
         """Read-side commands: a database that does not exist is a mistake (a typo in --db), not
@@ -236,7 +242,7 @@ def _build(given: Mapping[str, Any], env: Mapping[str, str], path: Path | None) 
         "cache_dir": _default_cache(env), "timezone": None, "log_level": "INFO",
         "lookback_days": DEFAULT_LOOKBACK_DAYS, "extract_workers": 0, "extract_timeout": DEFAULT_EXTRACT_TIMEOUT,
         "allow_addresses": "", "warc_dir": db.parent / "warc", "warc_retention_days": DEFAULT_WARC_RETENTION_DAYS,
-        "warc_keep_flagged": True,
+        "warc_keep_flagged": True, "redis_url": "",
     }
     settled = {name: _read(name, values[name], name) if name in values else default
                for name, default in defaults.items()}
@@ -246,29 +252,3 @@ def _build(given: Mapping[str, Any], env: Mapping[str, str], path: Path | None) 
 def replace(config: Config, **changes: Any) -> Config:
     """A copy with these fields changed as they are (no defaults derived again)."""
     return dataclasses.replace(config, **changes)
-
-
-# ---------------------------------------------------------------- transitional
-# Modules being moved off tipwatch.config by other parts of issue 13 still import these; each one
-# reads the configuration as a command would (file and environment), not the source checkout.
-# Remove once nothing imports them (grep "from tipwatch.config import").
-
-def db_path(explicit: str | os.PathLike | None = None) -> Path:
-    return Path(explicit) if explicit else load().db
-
-
-def sources_path(explicit: str | os.PathLike | None = None) -> Path:
-    return Path(explicit) if explicit else load().sources
-
-
-def profile_path(explicit: str | os.PathLike | None = None) -> Path:
-    return Path(explicit) if explicit else load().profile
-
-
-def cache_dir() -> Path:
-    return load().cache_dir
-
-
-SEEDS_DIR = bundled("seeds")
-CORPUS_DIR = SEEDS_DIR / "corpus"
-REPO_ROOT = SEEDS_DIR.parent  # only for the shipped seeds' parent: seeds/ under it

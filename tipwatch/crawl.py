@@ -5,6 +5,7 @@ process; the daemon and the demo run it in a fresh subprocess each time.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import sys
@@ -79,7 +80,7 @@ def reconsider_old_pages(options: CrawlOptions) -> list[str]:
     from pipeline import store
     from pipeline.archive import PageArchive
     from pipeline.reconsider import Reading, candidates, plan, reconsider_settled
-    from pipeline.topic.training import active_model_path
+    from tipwatch.stages import stage_settings
 
     settings = scrapy_settings(options)  # the crawl's own windows, WARC folder and profile
     crawl_plan = CrawlPlan.from_settings(settings, options.source_names, str(options.config.sources),
@@ -91,8 +92,8 @@ def reconsider_old_pages(options: CrawlOptions) -> list[str]:
     chosen = plan(candidates(db, crawl_plan.window_start), crawl_plan.window_start)
     if not (chosen.from_record or chosen.refetch):
         return []  # the common case: no model loaded, nothing read
-    reading = Reading(settings.get("TIPWATCH_PROFILE"), str(active_model_path(db)), crawl_plan.sources,
-                      settings.getint("TIPWATCH_MIN_CHARS", 200))
+    stages = dataclasses.replace(stage_settings(options.config, db), min_chars=settings.getint("TIPWATCH_MIN_CHARS", 200))
+    reading = Reading(stages, crawl_plan.sources)
     report = reconsider_settled(db, PageArchive(settings.get("TIPWATCH_WARC_DIR")), crawl_plan.window_start, reading)
     return [f"pages settled as too old, now inside the window: {report.stored} stored from the archive, "
             f"{report.duplicates} already stored, {report.refetch} to fetch again (no record kept), "

@@ -21,6 +21,7 @@ from tipwatch.config import Config
 from tipwatch.crawl import CrawlOptions, run_crawl
 from tipwatch.sampledates import weeks_to_today
 from tipwatch.samplesites import SampleSites, manifest, write_sources
+from tipwatch.stages import stage_settings
 
 # the sample articles are dated November 2026, and served moved by whole weeks so that the newest
 # is of the last 7 days (tipwatch/sampledates.py); the window, moved alike, keeps out the
@@ -79,7 +80,7 @@ def run_demo(config: Config):
                                settings=DEMO_SETTINGS)
         run_id = run_crawl(options)
         db = store.open_db(db_path)
-        seeds = import_seeds(db, str(live.profile), live.seeds_dir)
+        seeds = import_seeds(db, stage_settings(live, db), live.seeds_dir)
         # health judged on the sample sources
         path, digest = write_digest(db, None, live.digests, stale_after=stale_after(live), tz=timezone(live))
     yield from summary_lines(db, run_id, seeds, path, digest)

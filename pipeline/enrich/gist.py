@@ -13,15 +13,13 @@ import hashlib
 import re
 import tomllib
 import unicodedata
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from tipwatch.config import SEEDS_DIR
-from pipeline.enrich.places import Found, extract_places, load_gazetteer
+from pipeline.enrich.places import Found, Gazetteer
 
-GLOSSARY_FILE = SEEDS_DIR / "glossary" / "vi-en.toml"
-COUNTING_FILE = SEEDS_DIR / "glossary" / "gist.toml"
 SEPARATOR = " · "
 MAX_COUNTS, MAX_PLACES, MAX_DATES, MAX_TERMS = 3, 4, 2, 6
 # how far (in characters) an action word or a date's event word may be from what it qualifies
@@ -38,7 +36,7 @@ class Glossary:
 
 
 @lru_cache(maxsize=4)
-def load_glossary(path: str | Path = GLOSSARY_FILE, counting: str | Path = COUNTING_FILE) -> Glossary:
+def load_glossary(path: str | Path, counting: str | Path) -> Glossary:
     """The shared vi→en glossary's [[term]] entries (Datasette's bilingual search reads them too,
     pipeline/store/browse.py) and the gist's own tables of people, actions and dated events."""
     raw = Path(path).read_bytes() + Path(counting).read_bytes()
@@ -177,12 +175,10 @@ def dated_events(text: str, glossary: Glossary, published: str | None) -> list[s
     return found[:MAX_DATES]
 
 
-def glossary_terms(text: str, glossary: Glossary) -> list[str]:
+def glossary_terms(text: str, glossary: Glossary, place_names: AbstractSet[str] = frozenset()) -> list[str]:
     """The English of the glossary terms the text contains, in order of first appearance,
-    a longer term taking the place of those inside it."""
+    a longer term taking the place of those inside it; `place_names` (lower case) are left out."""
     lowered = text.lower()
-    # a country's name is a place, shown with the places ("lào" is also the start of "Lào Cai")
-    place_names = {name.lower() for name in load_gazetteer().places}
     english: list[str] = []
     for m in re.finditer(_phrase(glossary.terms), lowered):
         value = glossary.terms[m.group()]
@@ -192,9 +188,10 @@ def glossary_terms(text: str, glossary: Glossary) -> list[str]:
 
 
 def build_gist(title: str, text: str, published: str | None = None, *,
-               glossary: Glossary | None = None, places: list[Found] | None = None) -> Gist:
-    glossary = glossary or load_glossary()
+               glossary: Glossary, gazetteer: Gazetteer, places: list[Found]) -> Gist:
+    """*places*: extract_places' finding in the same title and text, with *gazetteer*."""
     full = unicodedata.normalize("NFC", f"{title or ''}\n{text or ''}")
-    places = extract_places(full) if places is None else places
+    # a country's name is a place, shown with the places ("lào" is also the start of "Lào Cai")
+    place_names = {name.lower() for name in gazetteer.places}
     return Gist(counts=people_counts(full, glossary), places=place_phrase(full, places),
-                dates=dated_events(full, glossary, published), terms=glossary_terms(full, glossary))
+                dates=dated_events(full, glossary, published), terms=glossary_terms(full, glossary, place_names))

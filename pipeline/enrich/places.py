@@ -29,9 +29,6 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from tipwatch.config import SEEDS_DIR
-
-GAZETTEER_FILE = SEEDS_DIR / "places" / "gazetteer.csv"
 
 # words of a name: letters and digits (Vietnamese letters included); what separates them in a
 # name is a space, a hyphen or dash, or a dot with no space after it ("TP.HCM")
@@ -128,7 +125,8 @@ def parse_gazetteer(text: str) -> Gazetteer:
 
 
 @lru_cache(maxsize=4)
-def load_gazetteer(path: str | Path = GAZETTEER_FILE) -> Gazetteer:
+def load_gazetteer(path: str | Path) -> Gazetteer:
+    """The gazetteer file (seeds/places/gazetteer.csv), read once per process."""
     return parse_gazetteer(Path(path).read_text(encoding="utf-8"))
 
 
@@ -170,9 +168,8 @@ def _after_person(text: str, tokens: list[re.Match], i: int) -> bool:
                                                   {"ông", "bà", "anh", "chị", "em", "cô", "chú", "bác", "cháu"})
 
 
-def extract_places(text: str, gazetteer: Gazetteer | None = None) -> list[Found]:
+def extract_places(text: str, gazetteer: Gazetteer) -> list[Found]:
     """The gazetteer's places named in `text`, in order of first mention."""
-    gazetteer = gazetteer or load_gazetteer()
     text = unicodedata.normalize("NFC", text or "")
     tokens = _tokens(text)
     context = _FoldedText(tokens)
@@ -212,8 +209,3 @@ def _in_context(alias: _Alias, text: _FoldedText) -> bool:
     if not alias.context:
         return True
     return any((c in text.words) if " " not in c else (f" {c} " in text.joined) for c in alias.context)
-
-
-def place_tuples(text: str) -> list[tuple[str, str, float, float]]:
-    """(place, country, lat, lon) of each place named, for callers that want only that."""
-    return [(f.place.name, f.place.country, f.place.lat, f.place.lon) for f in extract_places(text)]

@@ -17,7 +17,6 @@ A translator is loaded once per process; one that fails to load is an error nami
 from __future__ import annotations
 
 import importlib
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -73,7 +72,9 @@ def _from_factory(spec: str) -> Translator:
 
 
 @lru_cache(maxsize=4)
-def _load(spec: str, directory: str) -> Translator | None:
+def load_translator(spec: str, directory: str) -> Translator | None:
+    """The translator a factory *spec* (TIPWATCH_TRANSLATOR) or a model *directory*
+    (TIPWATCH_MT_DIR) names, once per process; None when neither is given."""
     if spec:
         return _from_factory(spec)
     if directory:
@@ -81,8 +82,3 @@ def _load(spec: str, directory: str) -> Translator | None:
             raise TranslatorError(f"{MT_DIR_ENV}={directory}: no such directory")
         return CTranslate2Translator(directory)
     return None
-
-
-def configured_translator(environ=os.environ) -> Translator | None:
-    """The operator's translator, or None when neither variable is set."""
-    return _load(environ.get(TRANSLATOR_ENV, "").strip(), environ.get(MT_DIR_ENV, "").strip())

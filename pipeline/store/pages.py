@@ -16,7 +16,7 @@ import sqlite_utils
 from pipeline.urls import url_key
 
 __all__ = [
-    "TOO_OLD_PREFIX", "REPROCESSED_FIELDS", "ensure_processing_table", "articles_to_reprocess", "count_processed",
+    "TOO_OLD_PREFIX", "REPROCESSED_FIELDS", "articles_to_reprocess", "count_processed",
     "article_state", "article_row", "update_article_fields", "mark_processed", "gist_version",
     "settled_too_old", "unsettle", "resettle", "stored_id", "kept_refs", "move_refs", "clear_refs", "count_refs",
 ]
@@ -31,13 +31,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def ensure_processing_table(db: sqlite_utils.Database) -> None:
-    """The table of re-processing versions; created on first use (idempotent, no migration: a
-    database no reprocess ever ran on needs none)."""
-    db.execute("CREATE TABLE IF NOT EXISTS article_processing (article_id INTEGER PRIMARY KEY "
-               "REFERENCES articles(id), processed_with TEXT, processed_at TEXT)")
-
-
 # ---------------------------------------------------------------- reprocess
 
 def articles_to_reprocess(db: sqlite_utils.Database, *, source: str | None = None, since: str | None = None,
@@ -45,7 +38,6 @@ def articles_to_reprocess(db: sqlite_utils.Database, *, source: str | None = Non
     """Stored articles (id, source, url, language, warc_file, warc_offset) of a source and/or
     published (undated: fetched) on or after `since`, in id order; those last re-processed with
     `skip_version` are left out (the resume of an interrupted run)."""
-    ensure_processing_table(db)
     sql = """SELECT a.id, a.source, a.url, a.language, a.warc_file, a.warc_offset FROM articles a
              LEFT JOIN article_processing p ON p.article_id = a.id
              WHERE (:source IS NULL OR a.source = :source)
@@ -58,7 +50,6 @@ def articles_to_reprocess(db: sqlite_utils.Database, *, source: str | None = Non
 def count_processed(db: sqlite_utils.Database, version: str, *, source: str | None = None,
                     since: str | None = None) -> int:
     """How many of the selected articles were last re-processed with `version`."""
-    ensure_processing_table(db)
     return db.execute("""SELECT count(*) FROM articles a JOIN article_processing p ON p.article_id = a.id
                          WHERE p.processed_with = :version AND (:source IS NULL OR a.source = :source)
                            AND (:since IS NULL OR a.published >= :since

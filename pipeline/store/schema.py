@@ -11,7 +11,7 @@ import sqlite_utils
 from pipeline.store import health
 from pipeline.store.overview import _create_overview_table
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 # FTS5's unicode61 folds the diacritics of a letter that carries several (Vietnamese "ệ", "ở")
@@ -99,6 +99,7 @@ def migrate(db: sqlite_utils.Database) -> None:
         _create_alert_tables(db)
         _create_place_tables(db)
         _add_page_refs(db)
+        _create_processing_table(db)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -111,6 +112,13 @@ def _add_page_refs(db: sqlite_utils.Database) -> None:
         for column, kind in (("warc_file", "TEXT"), ("warc_offset", "INTEGER")):
             if column not in columns:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _create_processing_table(db: sqlite_utils.Database) -> None:
+    """v9 → v10: which stage versions `tipwatch reprocess` last read each article with
+    (pipeline/reprocess.py), so that an interrupted run resumes where it stopped."""
+    db.execute("CREATE TABLE IF NOT EXISTS article_processing (article_id INTEGER PRIMARY KEY "
+               "REFERENCES articles(id), processed_with TEXT, processed_at TEXT)")
 
 
 def _fold_search_accents(db: sqlite_utils.Database) -> None:

@@ -15,9 +15,6 @@ from pathlib import Path
 
 from pipeline.topic.rules import normalize
 from pipeline.extract.language import guess_language
-from tipwatch.config import SEEDS_DIR
-
-LABELLED_DIR = SEEDS_DIR / "labelled"
 SPLITS = ("train", "test")
 
 class LabelledError(ValueError):
@@ -84,12 +81,12 @@ def _language_code(value) -> str:
     return re.split(r"[-_]", value.strip().lower())[0]
 
 
-def shipped(split: str, directory: Path = LABELLED_DIR) -> list[Example]:
-    """Every shipped example of one split, all languages, in file order."""
+def shipped(split: str, directory: Path) -> list[Example]:
+    """Every shipped example of one split (in *directory*, seeds/labelled), all languages, in file order."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}")
     examples: list[Example] = []
-    for path in sorted(directory.glob(f"*-{split}.jsonl")):
+    for path in sorted(Path(directory).glob(f"*-{split}.jsonl")):
         examples.extend(read_jsonl(path, origin=split))
     return examples
 

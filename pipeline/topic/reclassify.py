@@ -6,18 +6,16 @@ from typing import Callable
 from pipeline import store
 from pipeline.topic.evaluate import batches
 from pipeline.topic.stage import load_stage
-from pipeline.topic.training import active_model_path
 
 
-def reclassify(db, profile_path: str, ids: list[int] | None = None,
+def reclassify(db, profile_path: str, model_path: str | None, ids: list[int] | None = None,
                on_progress: Callable[[int, int], None] | None = None) -> dict:
     """Classify the given (or all) stored articles; returns counts of what changed: `decisions`
     lists the articles whose flag flipped (id, now flagged, title); `rewritten` counts the rows
     stored again for any difference (a score, a reason, the profile's version). `on_progress(done,
     total)` is called after each batch; Ctrl-C (KeyboardInterrupt) ends the run between two
     articles, each one stored so far kept, with `interrupted` set (a re-run redoes the rest)."""
-    model = active_model_path(db)
-    stage = load_stage(str(profile_path), str(model))
+    stage = load_stage(str(profile_path), model_path and str(model_path))
     total = len(ids) if ids is not None else store.article_count(db)
     seen = rewritten = flagged = 0
     decisions = []

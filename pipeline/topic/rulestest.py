@@ -6,6 +6,8 @@ stored articles the candidate would newly flag or unflag.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from pipeline import store
 from pipeline.topic import labelled
 from pipeline.topic.evaluate import batches, evaluate
@@ -15,17 +17,18 @@ from pipeline.topic.training import analyst_examples
 SUMMARY_KEYS = ("precision", "recall", "f1", "tp", "fp", "fn", "tn", "n")
 
 
-def labelled_sets(db) -> dict[str, list[labelled.Example]]:
-    sets = {"shipped train": labelled.shipped("train"), "shipped test": labelled.shipped("test")}
+def labelled_sets(db, labelled_dir: Path) -> dict[str, list[labelled.Example]]:
+    sets = {"shipped train": labelled.shipped("train", labelled_dir),
+            "shipped test": labelled.shipped("test", labelled_dir)}
     if db is not None:
         sets["analyst labels"] = analyst_examples(db)
     return sets
 
 
-def rules_test(active: TopicStage, candidate: TopicStage, db=None) -> dict:
+def rules_test(active: TopicStage, candidate: TopicStage, labelled_dir: Path, db=None) -> dict:
     report = {"active": active.profile.version, "candidate": candidate.profile.version,
               "model": candidate.model.version if candidate.model else None, "labelled": {}}
-    for name, examples in labelled_sets(db).items():
+    for name, examples in labelled_sets(db, labelled_dir).items():
         if examples:
             report["labelled"][name] = {which: _summary(evaluate(stage, examples))
                                         for which, stage in (("active", active), ("candidate", candidate))}

@@ -13,12 +13,12 @@ from pipeline.archive import PageArchive
 from pipeline.archive.retention import prune as prune_archive
 from pipeline.reprocess import ReprocessJob, reprocess as reprocess_articles
 from pipeline.sources import SourcesError, load_sources
-from pipeline.topic.training import active_model_path
 from tipwatch.commands import CommandError
 from tipwatch.commands.database import flip_lines
 from tipwatch.config import Config
 from tipwatch.lock import LockBusy, work_lock
 from tipwatch.progress import progress
+from tipwatch.stages import stage_settings
 
 LISTED = 50  # flipped decisions listed one per line; more are counted
 INTERRUPTED_EXIT = 130  # as a shell reports a command ended by Ctrl-C
@@ -32,8 +32,8 @@ def reprocess(config: Config, source: str | None, since: str | None, everything:
         _check_date(since)
     config.require_db()
     db = store.open_db(config.db)
-    job = ReprocessJob(profile_path=str(config.profile), model_path=str(active_model_path(db)),
-                       sources=_sources(config), source=source, since=since, redo=redo)
+    job = ReprocessJob(stages=stage_settings(config, db), sources=_sources(config), source=source, since=since,
+                       redo=redo)
     # no work lock: each article is one transaction, and a crawl never rewrites a stored article
     with progress("reprocess") as on_progress:
         report = reprocess_articles(db, PageArchive(config.warc_dir), job, on_progress)
@@ -78,6 +78,9 @@ def prune(config: Config, dry_run: bool, retention_days: int | None) -> None:
     """Delete the kept pages past the retention (the flagged articles' pages stay)."""
     config.require_db()
     days = config.warc_retention_days if retention_days is None else retention_days
+    if days <= 0:
+        raise CommandError(f"the retention is {days} days: pages are kept for ever (give --retention-days N, "
+                           "N at least 1, to prune)")
     with _locked(config, "tipwatch archive prune"):
         report = prune_archive(store.open_db(config.db), PageArchive(config.warc_dir), days,
                                keep_flagged=config.warc_keep_flagged, dry_run=dry_run)

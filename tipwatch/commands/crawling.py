@@ -10,8 +10,11 @@ import click
 from alerts.immediate import send_alerts
 from crawler.spiders.news import parse_since
 from pipeline import store
+from pipeline.archive import PageArchive
+from pipeline.archive.retention import prune as prune_archive
 from pipeline.sources import SourcesError, load_sources, select_sources
 from tipwatch.commands import CommandError
+from tipwatch.commands.archive import prune_lines
 from tipwatch.commands.digesting import load_teams, write_and_send
 from tipwatch.commands.topic import check_profile
 from tipwatch.config import Config
@@ -65,7 +68,22 @@ def _locked(config: Config, job: str):
 def _crawl(config: Config, options: CrawlOptions) -> list[str]:
     reconsidered = reconsider_old_pages(options)  # a widened window: too-old pages from the archive
     run_id = run_crawl(options)
-    return reconsidered + source_lines(store.open_db(config.db), run_id)
+    return reconsidered + source_lines(store.open_db(config.db), run_id) + _apply_retention(config)
+
+
+def _apply_retention(config: Config) -> list[str]:
+    """The archive's retention, after each crawl and under its work lock (no crawl writes a
+    reference meanwhile): the line that says what went, or none when nothing did. A file that
+    cannot be deleted is the archive's problem, not the crawl's: said, and the crawl succeeds."""
+    days = config.warc_retention_days
+    if days <= 0 or not config.warc_dir.is_dir():
+        return []  # 0: every page kept for ever
+    try:
+        report = prune_archive(store.open_db(config.db), PageArchive(config.warc_dir), days,
+                               keep_flagged=config.warc_keep_flagged)
+    except OSError as exc:
+        return [f"archive retention not applied: {exc}"]
+    return prune_lines(report, days)[:1] if report.deleted or report.split else []
 
 
 def _send_alerts(config: Config, quiet: bool) -> None:

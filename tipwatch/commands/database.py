@@ -12,6 +12,7 @@ from pipeline.topic.reclassify import reclassify
 from tipwatch.commands import CommandError
 from tipwatch.config import Config
 from tipwatch.progress import progress
+from tipwatch.stages import enrich_files, stage_settings
 
 RECLASSIFY_LISTED = 50  # flips listed one per line; more are counted
 
@@ -23,14 +24,16 @@ def init(config: Config) -> None:
 
 
 def seeds(config: Config) -> None:
-    for row in import_seeds(store.open_db(config.db), str(config.profile), config.seeds_dir):
+    db = store.open_db(config.db)
+    for row in import_seeds(db, stage_settings(config, db), config.seeds_dir):
         click.echo(f"seed {row['id']}: {'FLAGGED' if row['flagged'] else 'not flagged'}: {row['title']}")
 
 
 def classify(config: Config) -> None:
     config.require_db()
     with progress("classify") as on_progress:
-        counts = reclassify(store.open_db(config.db), str(config.profile), on_progress=on_progress)
+        db = store.open_db(config.db)
+        counts = reclassify(db, str(config.profile), stage_settings(config, db).model, on_progress=on_progress)
     for line in reclassify_lines(counts):
         click.echo(line)
     if counts["interrupted"]:  # each classification stored so far is kept; a re-run redoes the rest
@@ -59,7 +62,7 @@ def flip_lines(flips: list, listed: int = RECLASSIFY_LISTED) -> list[str]:
 
 def places(config: Config, everything: bool) -> None:
     config.require_db()
-    counts = enrich_stored(store.open_db(config.db), everything=everything)
+    counts = enrich_stored(store.open_db(config.db), enrich_files(config), everything=everything)
     click.echo(f"{counts['articles']} articles read: {counts['places']} places, {counts['gists']} gists")
 
 

@@ -17,6 +17,7 @@ from pipeline.topic.training import train as train_model
 from tipwatch.commands import CommandError
 from tipwatch.config import Config
 from tipwatch.progress import progress
+from tipwatch.stages import model_files
 
 
 def stage(config: Config, rules_only: bool = False, profile: Path | None = None) -> TopicStage:
@@ -24,7 +25,8 @@ def stage(config: Config, rules_only: bool = False, profile: Path | None = None)
     the database has none or does not exist yet)."""
     model = None
     if not rules_only:
-        model = active_model_path(store.open_db(config.db)) if config.db.exists() else base_model_path()
+        files = model_files(config)
+        model = active_model_path(store.open_db(config.db), files) if config.db.exists() else base_model_path(files)
     return load_stage(str(profile or config.profile), model and str(model))
 
 
@@ -47,7 +49,7 @@ def test_rules(config: Config, active_path: Path, as_json: bool) -> None:
     candidate = stage(config)
     active = stage(config, profile=active_path)
     db = store.open_db(config.db) if config.db.exists() else None
-    report = rules_test(active, candidate, db)
+    report = rules_test(active, candidate, model_files(config).labelled_dir, db)
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else "\n".join(report_lines(report)))
 
 
@@ -55,7 +57,8 @@ def train(config: Config) -> None:
     config.require_db()
     try:
         with progress("train", every=1) as on_progress:
-            result = train_model(store.open_db(config.db), config.db, load_profile(config.profile), on_progress)
+            result = train_model(store.open_db(config.db), config.db, load_profile(config.profile),
+                                 model_files(config).labelled_dir, on_progress)
     except KeyboardInterrupt:
         raise CommandError("interrupted: no model recorded, the one in use is unchanged") from None
     click.echo(f"model {result['version']}: {result['n_train']} examples ({result['n_analyst']} analyst labels)"
