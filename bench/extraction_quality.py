@@ -331,7 +331,7 @@ def main() -> int:
 
     if args.show_worst:
         worst = sorted(keys, key=lambda k: page_f1(rows["pipeline.extract.article"][k]) - page_f1(rows["trafilatura"][k]))
-        print(f"pages where ours loses most against plain trafilatura (page F1):")
+        print("pages where ours loses most against plain trafilatura (page F1):")
         for k in worst[: args.show_worst]:
             pa, pb = page_f1(rows["trafilatura"][k]), page_f1(rows["pipeline.extract.article"][k])
             print(f"  {pb - pa:+.3f}  plain {pa:.3f} ours {pb:.3f}  {k[:12]}  {truth[k].get('url', '')}")

@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.topic.evaluate import wilson  # noqa: E402
 from pipeline.enrich.places import extract_places, load_gazetteer  # noqa: E402
+from pipeline.topic.evaluate import wilson  # noqa: E402
 
 LABELLED = ROOT / "tests" / "places_cases" / "labelled.jsonl"
 GAZETTEER = ROOT / "seeds" / "places" / "gazetteer.csv"  # the shipped one, of this checkout

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _common import JSON_PREFIX, REPO, SHARED_DATA
@@ -281,7 +281,7 @@ def main() -> int:
     for item in args.args:
         name, _, rest = item.partition("=")
         extra[name.strip()] = shlex.split(rest)
-    started, clock, before = datetime.now(timezone.utc), time.perf_counter(), machine()
+    started, clock, before = datetime.now(UTC), time.perf_counter(), machine()
     print(shared_data_line().replace("**", "").replace("`", ""), flush=True)
     outcomes = []
     for path in benchmarks(args.only):

@@ -28,13 +28,13 @@ import sqlite3
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from _common import BENCH_DATA, REPO, emit, target
 
 GENERATOR_VERSION = 2
-REF_NOW = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)   # the generated data's "now"
+REF_NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)   # the generated data's "now"
 DAYS = 730
 RUNS_PER_DAY = 4
 FLAGGED_SHARE = 0.05
@@ -533,7 +533,7 @@ def datasette_pages(path: Path, repeat: int) -> tuple[dict, list[str]]:
         return {}, [f"Datasette pages: not available ({exc})"]
     serve.prepare_database(path)
     datasette = serve.build_datasette(path)
-    lag = (datetime.now(timezone.utc).date() - REF_NOW.date()).days
+    lag = (datetime.now(UTC).date() - REF_NOW.date()).days
 
     class Links(html.parser.HTMLParser):
         def __init__(self):

@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from _common import REPO, SHARED_DATA, emit, rate, target
-
 from tipwatch.samplesites import LoopbackHTTPServer
+
+from _common import REPO, SHARED_DATA, emit, rate, target
 
 BENCHMARK_PAGES = SHARED_DATA / "article-extraction-benchmark"
 SPEEDUP_TARGET = 1.5          # crawl articles/s ÷ single-process trafilatura articles/s
@@ -145,7 +145,7 @@ class BenchSite:
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.server.documents = site_documents(pages, self.base_url)
 
-    def __enter__(self) -> "BenchSite":
+    def __enter__(self) -> BenchSite:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -266,7 +266,7 @@ class PeakMemory:
             if samples % self.pss_every == 0:
                 self.peak_pss = max(self.peak_pss, sum(_pss_bytes(pid) for pid in pids))
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.thread.start()
         return self
 

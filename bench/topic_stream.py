@@ -17,15 +17,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from _common import REPO, SHARED_DATA, emit, target
-
 from pipeline.topic import labelled  # noqa: E402
 from pipeline.topic import rules as classify
 from pipeline.topic.evaluate import classify_examples, figures  # noqa: E402
+from pipeline.topic.model import load as load_model  # noqa: E402
 from pipeline.topic.stage import TopicStage  # noqa: E402
 from pipeline.topic.training import ModelFiles, base_model_path  # noqa: E402
 from tipwatch.config import load as load_config  # noqa: E402
-from pipeline.topic.model import load as load_model  # noqa: E402
+
+from _common import REPO, SHARED_DATA, emit, target
 
 STREAM = SHARED_DATA / "news-stream" / "dev.jsonl"
 TARGET_PER_1000 = 0.5

@@ -15,10 +15,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from scrapy.resolver import CachingHostnameResolver
 from twisted.internet.interfaces import IResolutionReceiver
 from zope.interface import implementer
-
-from scrapy.resolver import CachingHostnameResolver
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

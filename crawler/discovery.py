@@ -6,9 +6,9 @@ index page gave), so the spider can drop old or known entries before fetching.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from calendar import timegm
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import feedparser
@@ -66,7 +66,7 @@ def parse_datetime(value: str | None) -> datetime | None:
             parsed = datetime.fromisoformat(candidate)
         except ValueError:
             continue
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
@@ -80,7 +80,7 @@ def parse_feed(body: bytes, base_url: str, max_size: int = 0) -> list[Link]:
         if not href:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        published = datetime.fromtimestamp(timegm(stamp), timezone.utc) if stamp else None
+        published = datetime.fromtimestamp(timegm(stamp), UTC) if stamp else None
         links.append(Link(urljoin(base_url, href.strip()), published, entry.get("title")))
     if not links and feed.bozo:
         raise DiscoveryError(f"malformed feed: {feed.bozo_exception}")

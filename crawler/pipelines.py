@@ -15,7 +15,7 @@ import os
 import sqlite3
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from scrapy.exceptions import DropItem
 
@@ -37,7 +37,7 @@ def _published(article: dict) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class ArticlePipeline:
@@ -109,7 +109,7 @@ class ArticlePipeline:
             future = pool.submit(process_page, page, stages)
             try:
                 return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._kill_pool(pool)
                 # not settled: the next run tries the page again (a loaded machine is not a bad page)
                 return {"ok": False, "kind": "extraction", "settle": False,

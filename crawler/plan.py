@@ -3,11 +3,10 @@ configuration, read once when the crawl starts (the spider's arguments over its 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-
-from pipeline.sources import Source, load_sources, select_sources
+from datetime import UTC, datetime, timedelta
 
 from crawler.paths import setting_path
+from pipeline.sources import Source, load_sources, select_sources
 
 DEFAULT_LOOKBACK_DAYS = 7
 
@@ -17,12 +16,12 @@ def parse_since(value) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
         raise ValueError(f"since: expected a date like 2026-11-01, got {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -51,4 +50,4 @@ def _window_start(source: Source, settings, since_arg: str, lookback_arg: str) -
     if days in (None, ""):
         days = settings.getint("TIPWATCH_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS)
     days = int(days)
-    return None if days == 0 else datetime.now(timezone.utc) - timedelta(days=days)
+    return None if days == 0 else datetime.now(UTC) - timedelta(days=days)

@@ -9,10 +9,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from crawler.state import SourceStatsBook
 from pipeline import store
 from pipeline.records import PageRef
-
-from crawler.state import SourceStatsBook
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-
 from urllib.parse import urlsplit
 
 from scrapy import exceptions as scrapy_errors

@@ -9,14 +9,14 @@ record kept, forgotten (un-settled) so that the crawl fetches it when it finds i
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Mapping
+from datetime import UTC, datetime, timedelta
 
 from pipeline import store
 from pipeline.archive import ArchiveError, PageArchive
-from pipeline.records import FetchedPage, PageRef
 from pipeline.process import StageSettings
+from pipeline.records import FetchedPage, PageRef
 from pipeline.reprocess import process_record
 from pipeline.urls import normalize, same_site
 
@@ -37,7 +37,7 @@ def parse_date(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat((value or "").strip())
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def in_window(published: datetime | None, start: datetime | None) -> bool:

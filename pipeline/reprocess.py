@@ -11,10 +11,10 @@ and model files and the sources are handed in.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Mapping
 
 from pipeline import store
 from pipeline.archive import ArchiveError, PageArchive

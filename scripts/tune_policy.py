@@ -23,11 +23,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline.topic import model  # noqa: E402
+from pipeline.topic import (
+    labelled,
+    model,  # noqa: E402
+)
 from pipeline.topic import rules as classify
-from pipeline.topic import labelled
-from pipeline.topic.rules import ModelPolicy  # noqa: E402
 from pipeline.topic.evaluate import figures  # noqa: E402
+from pipeline.topic.rules import ModelPolicy  # noqa: E402
 from pipeline.topic.stage import decide  # noqa: E402
 
 FOLDS = 5

@@ -21,8 +21,8 @@ import threading
 import time
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
-from typing import Callable, Iterable
 
 from tipwatch.samplesites import LoopbackHTTPServer
 
@@ -70,7 +70,7 @@ class HostileSite:
             self.hits[path] += 1
             self.requests.append((method, path, headers))
 
-    def start(self) -> "HostileSite":
+    def start(self) -> HostileSite:
         self._thread.start()
         return self
 
@@ -79,7 +79,7 @@ class HostileSite:
         self.server.shutdown()
         self.server.server_close()
 
-    def __enter__(self) -> "HostileSite":
+    def __enter__(self) -> HostileSite:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -6,12 +6,13 @@ import email.policy
 import re
 
 import pytest
-from conftest import smtp_server, tipwatch
-from slack_receiver import SlackReceiver
 from test_channels import Collector, free_port
 
 from pipeline import store
 from tipwatch.samplesites import SampleSites, write_sources
+
+from conftest import smtp_server, tipwatch
+from slack_receiver import SlackReceiver
 
 PARAGRAPH = ("Provincial police said the women had been promised jobs in a garment factory and were instead "
              "sold to men across the border, in a case of human trafficking that investigators linked to a "

@@ -4,13 +4,14 @@ import os
 import time
 
 import pytest
-from pages_helpers import sample_page, store_page
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline import store
 from pipeline.archive import PageArchive
 from pipeline.archive.retention import DELETE, KEEP, SPLIT, prune, verdict, warc_files
 from pipeline.records import PageRef
+
+from pages_helpers import sample_page, store_page
 
 FLAGGED = "/society/1801912/border-guards-rescue-three-women-trafficked-to-china.html"
 FLAGGED_2 = "/politics-laws/1801870/mekong-countries-review-commit-action-plan-against-trafficking.html"

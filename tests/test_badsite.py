@@ -2,9 +2,10 @@
 redirect loop: each failure is recorded against the source, the good pages are
 stored, and a second run neither loses nor duplicates anything."""
 import sqlite_utils
-from conftest import tipwatch
 
 from tipwatch.samplesites import SampleSites, write_sources
+
+from conftest import tipwatch
 
 LIMITS = ["-s", "DOWNLOAD_TIMEOUT=2", "-s", "DOWNLOAD_MAXSIZE=1048576", "-s", "RETRY_TIMES=0",
           "-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5"]

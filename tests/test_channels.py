@@ -16,9 +16,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts import channels as ch
-from alerts.channels import (ChannelConfigError, DeliveryError, EmailChannel, Message, SlackChannel,
-                             load_channels)
+from alerts.channels import ChannelConfigError, DeliveryError, Message, SlackChannel, load_channels
 from alerts.render import SLACK_MAX_BLOCKS, slack_escape
+
 from conftest import REPO
 from slack_receiver import SlackReceiver, validate
 
@@ -124,7 +124,7 @@ def certificate(tmp_path_factory):
         return cert, key
     private = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                    .public_key(private.public_key()).serial_number(x509.random_serial_number())
                    .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -530,6 +530,7 @@ def test_no_shipped_profile_term_holds_the_term_separator():
     import tomllib
 
     from alerts.render import TERM_SEPARATOR
+
     from conftest import PROFILE
 
     def strings(value):  # every string in a rule's term lists, however the profile nests them

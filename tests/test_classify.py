@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.topic.rules import (ProfileError, classify, explain, load_profile)
+from pipeline.topic.rules import ProfileError, classify, explain, load_profile
 
 HERE = Path(__file__).parent
 CASES_DIR = HERE / "topic_cases"

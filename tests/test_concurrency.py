@@ -13,11 +13,12 @@ import time
 
 import pytest
 import sqlite_utils
-from conftest import REPO, tipwatch
 
 from pipeline import store
 from pipeline.store import browse
 from tipwatch.samplesites import SampleSites, write_sources
+
+from conftest import REPO, tipwatch
 
 # one extraction worker: two articles need no more, and each worker costs a spawned interpreter
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=60",

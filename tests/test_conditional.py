@@ -1,10 +1,11 @@
 """Index pages are fetched conditionally: an unchanged feed costs a 304 on the next run,
 a changed one is read again, and a feed that could not be parsed is never made conditional."""
 import sqlite_utils
-from conftest import tipwatch
 
 from pipeline import store
 from tipwatch.samplesites import SampleSites, write_sources
+
+from conftest import tipwatch
 
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10",
         "-s", "RETRY_TIMES=0"]

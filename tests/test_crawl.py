@@ -9,11 +9,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlite_utils
-from conftest import tipwatch
 from warcio.archiveiterator import ArchiveIterator
 
-from tipwatch.samplesites import SITES_DIR, SampleSites, manifest, write_sources
 from pipeline.urls import url_key
+from tipwatch.samplesites import SITES_DIR, SampleSites, manifest, write_sources
+
+from conftest import tipwatch
 
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10"]
 

@@ -6,11 +6,12 @@ import sys
 
 import pytest
 import sqlite_utils
-from conftest import REPO, tipwatch
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.urls import url_key
 from tipwatch.samplesites import SampleSites, write_sources
+
+from conftest import REPO, tipwatch
 
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10",
         "-s", "RETRY_TIMES=0"]

@@ -1,10 +1,9 @@
 """The crawl's state components as plain objects (crawler/state.py, recorder.py, plan.py,
 context.py), the page reference columns they write, and the fetched-page input of the extraction
 stage. End to end they are exercised by every crawl test; here each promise is pinned alone."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import article, stages, verdict
 from scrapy import Spider
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
@@ -20,6 +19,8 @@ from pipeline.archive import PageArchive
 from pipeline.process import page_input, process_page
 from pipeline.records import FetchedPage, PageRef
 from pipeline.urls import url_key
+
+from conftest import article, stages, verdict
 
 STORED = "news.test/society/1/story-1.html"
 
@@ -178,13 +179,13 @@ def sources_file(tmp_path):
 def test_plan_windows_per_source(tmp_path):
     settings = Settings({"TIPWATCH_SOURCES": str(sources_file(tmp_path))})
     plan = CrawlPlan.from_settings(settings)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert plan.is_old("vns", now - timedelta(days=4)) and not plan.is_old("vns", now - timedelta(days=2))
     assert not plan.is_old("vns", None)  # an undated page is not too old
-    assert not plan.is_old("bcp", datetime(1999, 1, 1, tzinfo=timezone.utc))  # 0: no limit
+    assert not plan.is_old("bcp", datetime(1999, 1, 1, tzinfo=UTC))  # 0: no limit
     since = CrawlPlan.from_settings(settings, ("bcp",), since="2026-11-01")
     assert list(since.sources) == ["bcp"]
-    assert since.is_old("bcp", datetime(2026, 10, 31, tzinfo=timezone.utc))
+    assert since.is_old("bcp", datetime(2026, 10, 31, tzinfo=UTC))
 
 
 def test_a_missing_path_setting_is_named_not_guessed(tmp_path):

@@ -8,12 +8,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import REPO, tipwatch
 
 from pipeline import store
 from tipwatch.daemon import missed_digest_day
 from tipwatch.samplesites import SampleSites, write_sources
 from tipwatch.schedule import ScheduleError, load_schedule
+
+from conftest import REPO, tipwatch
 
 PARAGRAPH = ("Provincial police said the women had been promised jobs in a garment factory and were instead "
              "sold to men across the border, in a case of human trafficking that investigators linked to a "

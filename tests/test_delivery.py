@@ -14,11 +14,12 @@ import time
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import REPO, article, tipwatch
-from slack_receiver import SlackReceiver
 from test_channels import Collector, free_port
 
 from pipeline import store
+
+from conftest import REPO, article, tipwatch
+from slack_receiver import SlackReceiver
 
 WORDS = ("police province border women rescued victims court sentenced labour factory workers passports "
          "recruiter brokers village district commune officials investigation network compound casino "

@@ -1,6 +1,7 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, datetime
 
 import sqlite_utils
+
 from conftest import tipwatch
 
 
@@ -60,13 +61,13 @@ def test_demo_serves_the_samples_dated_this_week_with_a_story_across_outlets_and
     that many days; the newest is of the last 7 days; and the digest shows one story reported by
     three outlets in English and Vietnamese."""
     import json
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from test_crawl import compare_golden
 
     from pipeline.store import browse
-    from tipwatch.samplesites import SITES_DIR, manifest
     from pipeline.urls import url_key
+    from tipwatch.samplesites import SITES_DIR, manifest
 
     tipwatch("demo", "--db", tmp_path / "demo.db", "--digests-dir", tmp_path / "digests")
     ports = json.loads((tmp_path / "demo.db.ports.json").read_text())
@@ -92,7 +93,7 @@ def test_demo_serves_the_samples_dated_this_week_with_a_story_across_outlets_and
         checked += 1
     assert mismatches == [] and checked >= 20
     newest = max(row[0] for row in db.execute("SELECT published FROM articles WHERE source != 'seed'"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert now - timedelta(days=7) < datetime.fromisoformat(newest) <= now
     assert db.execute(browse.FLAGGED_LAST_DAYS, {"days": ""}).fetchall()  # "Flagged in the last 7 days"
     rescue = db.execute("""SELECT group_concat(a.source || ':' || a.language) FROM digest_items di
@@ -119,6 +120,6 @@ def test_sample_dates_move_in_every_format_and_back():
     assert "Monday, 12/07/2026" in shift_text(page, 14, "bcpen")  # month first on bcpen
     assert shift_text(moved, -14, "vns") == page and shift_text(page, 0) == page
     newest = [{"published": "2026-11-21T15:30:00"}]
-    assert weeks_to_today(newest, datetime(2026, 12, 2, 9, tzinfo=timezone.utc)) == 7
-    assert weeks_to_today(newest, datetime(2026, 11, 21, 9, tzinfo=timezone.utc)) == 0  # 15:30 +07 is 08:30 UTC
-    assert weeks_to_today(newest, datetime(2026, 11, 21, 8, tzinfo=timezone.utc)) == -7  # never in the future
+    assert weeks_to_today(newest, datetime(2026, 12, 2, 9, tzinfo=UTC)) == 7
+    assert weeks_to_today(newest, datetime(2026, 11, 21, 9, tzinfo=UTC)) == 0  # 15:30 +07 is 08:30 UTC
+    assert weeks_to_today(newest, datetime(2026, 11, 21, 8, tzinfo=UTC)) == -7  # never in the future

@@ -1,7 +1,9 @@
-from conftest import article, verdict
+from datetime import UTC
 
 from alerts.digest import md_escape, write_digest
 from pipeline import store
+
+from conftest import article, verdict
 
 
 def flag(db, n, flagged=True, **extra):
@@ -55,11 +57,11 @@ def test_article_text_cannot_inject_markdown():
 
 
 def test_footer_judges_health_by_the_sources_file_given(db, tmp_path):
-    from datetime import datetime, timedelta, timezone
-
-    from conftest import tipwatch
+    from datetime import datetime, timedelta
 
     from crawler.runstats import SourceStats
+
+    from conftest import tipwatch
 
     stats = SourceStats()
     stats.bump("requests", 4)
@@ -68,7 +70,7 @@ def test_footer_judges_health_by_the_sources_file_given(db, tmp_path):
     run_id = store.start_run(db, ["alpha"])
     store.save_source_stats(db, run_id, "alpha", stats.as_row())
     store.finish_run(db, run_id, "finished")
-    two_hours_ago = (datetime.now(timezone.utc) - timedelta(hours=2)).replace(microsecond=0).isoformat()
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0).isoformat()
     db["crawl_runs"].update(run_id, {"started_at": two_hours_ago})
     entry = ('[[source]]\nname = "alpha"\ntitle = "a"\nlanguage = "en"\nfeeds = ["https://a.test/rss"]\n'
              'article_pattern = "x"\nstale_after_hours = {}\n')

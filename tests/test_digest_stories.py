@@ -2,9 +2,9 @@
 languages is one entry; a follow-up on a later day is marked as such; different events stay apart."""
 from pathlib import Path
 
-from conftest import tipwatch
-
 from pipeline import store
+
+from conftest import tipwatch
 
 CASES = Path(__file__).parent / "story_cases"
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -30,7 +30,7 @@ def test_feed_entries_with_dates_and_relative_links():
     links = parse_feed(RSS, "https://vietnamnews.vn/rss/society.rss")
     assert [link.url for link in links] == ["https://vietnamnews.vn/society/11/a.html",
                                             "https://vietnamnews.vn/society/12/b.html"]
-    assert links[0].published == datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
+    assert links[0].published == datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
     assert links[0].title == "Two rescued from scam compound"
     assert links[1].published is None
 
@@ -45,9 +45,9 @@ def test_google_news_sitemap():
     page = parse_sitemap(NEWS_SITEMAP, "https://baochinhphu.vn/sitemap-news.xml")
     assert page.sitemaps == ()
     first, second = page.links
-    assert first.published == datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
+    assert first.published == datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
     assert first.title == "Triệt phá đường dây mua bán người"
-    assert second.published == datetime(2019, 1, 1, tzinfo=timezone.utc)
+    assert second.published == datetime(2019, 1, 1, tzinfo=UTC)
 
 
 def test_sitemap_index_and_gzip():

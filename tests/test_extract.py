@@ -11,14 +11,13 @@ import pickle
 import subprocess
 import sys
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from pipeline.extract.article import ExtractionError, ExtractOptions, clean_text, decode_html, extract_article
 from pipeline.extract.dates import parse_date_string, url_date
-from pipeline.extract.article import (ExtractionError, ExtractOptions, clean_text, decode_html,
-                              extract_article)
 
 PAGES = Path(__file__).parent / "extract_pages"
 REPO = Path(__file__).resolve().parent.parent
@@ -143,7 +142,7 @@ def test_decode_html_basics():
     latin = '<meta charset="iso-8859-1"><p>São Tomé</p>'.encode("latin-1")
     assert decode_html(latin, None).endswith("<p>São Tomé</p>")
     # unknown declared label falls back gracefully
-    assert decode_html("<p>Đà Nẵng</p>".encode("utf-8"), "x-no-such-charset") == "<p>Đà Nẵng</p>"
+    assert decode_html("<p>Đà Nẵng</p>".encode(), "x-no-such-charset") == "<p>Đà Nẵng</p>"
 
 
 # ------------------------------------------------------------------ JSON-LD, header-only dates
@@ -244,8 +243,8 @@ def test_url_dates(url, expected):
 def test_parse_date_string():
     ict = timezone(timedelta(hours=7))
     assert parse_date_string("2025-07-28T14:44:05.123+07:00") == (datetime(2025, 7, 28, 14, 44, 5, tzinfo=ict), True)
-    assert parse_date_string("2025-07-27T23:00:00Z")[0].tzinfo == timezone.utc
-    assert parse_date_string("2020-12-05T23:15:0Z") == (datetime(2020, 12, 5, 23, 15, tzinfo=timezone.utc), True)
+    assert parse_date_string("2025-07-27T23:00:00Z")[0].tzinfo == UTC
+    assert parse_date_string("2020-12-05T23:15:0Z") == (datetime(2020, 12, 5, 23, 15, tzinfo=UTC), True)
     assert parse_date_string("2025/07/28") == (datetime(2025, 7, 28), False)
     assert parse_date_string("Mon, 28 Jul 2025 14:44:05 +0700") == (datetime(2025, 7, 28, 14, 44, 5, tzinfo=ict), True)
     assert parse_date_string("28/07/2025 14:44") == (datetime(2025, 7, 28, 14, 44), True)

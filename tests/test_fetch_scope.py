@@ -1,7 +1,7 @@
 """The fetch guard's decisions as pure functions: nothing here sends a packet. Addresses outside
 loopback are only ever judged here, never connected to (crawls against loopback servers are in
 tests/test_hostile_guard.py)."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -132,14 +132,14 @@ def test_gzipped_indexes_are_opened_up_to_a_cap():
     (b"Wed, 02 Dec 2026 11:00:00 GMT", 0.0), (b"soon", None), (b"-5", None), (None, None), (b"", None),
 ])
 def test_retry_after_values(value, seconds):
-    now = datetime(2026, 12, 2, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
     assert retry_after_seconds(value, now) == seconds
 
 
 def test_failure_details_are_never_empty():
     from twisted.internet.error import ConnectionLost
-    from twisted.web._newclient import ResponseFailed
     from twisted.python.failure import Failure
+    from twisted.web._newclient import ResponseFailed
 
     assert _exception_text(ConnectionLost()) .startswith("ConnectionLost: ")
     assert _exception_text(ValueError()) == "ValueError"

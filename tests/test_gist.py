@@ -1,15 +1,15 @@
 """The English gist of Vietnamese articles (pipeline/enrich/gist.py), the translation plug-in point
 (pipeline/enrich/translate.py) and the gist in every channel."""
 import pytest
-from conftest import article, enrich_files, verdict
 
 from alerts.digest import build_digest, render_markdown
 from alerts.render import render_email_html, render_email_text, slack_messages
 from pipeline import store
-from pipeline.enrich import translate
-from pipeline.enrich import enrich
+from pipeline.enrich import enrich, translate
 from pipeline.enrich.gist import build_gist, load_glossary
 from pipeline.enrich.places import extract_places, load_gazetteer
+
+from conftest import article, enrich_files, verdict
 
 FILES = enrich_files()
 

@@ -1,15 +1,16 @@
 """Source health verdicts from crafted crawl histories, and `tipwatch status` on a real database."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import article, tipwatch
 from pipeline import store
-from pipeline.store.health import error_rate, verdict
 from pipeline.sources import SourcesError, parse_sources
+from pipeline.store.health import error_rate, verdict
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+from conftest import article, tipwatch
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 RECENT = (NOW - timedelta(hours=1)).isoformat()
 
 
@@ -227,7 +228,7 @@ def test_bad_stale_after_hours(value, message):
 
 def test_status_prints_one_line_per_source(tmp_path):
     db = store.open_db(tmp_path / "t.db")
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     ago = lambda hours: (now - timedelta(hours=hours)).isoformat()  # noqa: E731
     starts = [ago(100), ago(30), ago(20), ago(10)]
     for number, started in enumerate(starts):

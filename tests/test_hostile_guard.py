@@ -11,6 +11,7 @@ import time
 
 import pytest
 import sqlite_utils
+
 from conftest import REPO
 from hostile_site import HostileSite, gzip_bomb, ipv6_loopback, redirect, static
 

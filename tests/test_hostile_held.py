@@ -33,15 +33,28 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from conftest import REPO, smtp_server, tipwatch
-from hostile_site import (HostileSite, drip, gzip_bomb, gzip_stream, gzip_zeros, hang, huge, reset, static,
-                          truncated_chunked, wait_for, wrong_length)
-from slack_receiver import SlackReceiver
 from test_channels import EVIL_TITLE, Collector, LinkCounter
 from test_extract import VI_FIRST, VI_TITLE
 from test_serve import get, running_server
 
 from pipeline.urls import url_key
+
+from conftest import REPO, smtp_server, tipwatch
+from hostile_site import (
+    HostileSite,
+    drip,
+    gzip_bomb,
+    gzip_stream,
+    gzip_zeros,
+    hang,
+    huge,
+    reset,
+    static,
+    truncated_chunked,
+    wait_for,
+    wrong_length,
+)
+from slack_receiver import SlackReceiver
 
 # one extraction worker: each takes ~3 s of CPU to start (trafilatura, the model), and the
 # module runs five crawls

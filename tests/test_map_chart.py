@@ -5,10 +5,11 @@ loads no outside asset, and the pins and clusters need no tiles."""
 import re
 
 import pytest
-from conftest import tipwatch
 from test_serve import CHROMIUM, chromium, get, get_json, running_server
 
 from pipeline import store
+
+from conftest import tipwatch
 
 TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # port 9 (discard): nothing answers
 LOOPBACK_ONLY = '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'

@@ -2,19 +2,19 @@
 exactly where Scrapy's own middleware does, and leaves other pages undecoded; RedirectAliasMiddleware
 turns a redirect to an article stored or queued into one more URL of it."""
 import pytest
-from conftest import article
 from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 from scrapy.exceptions import NotConfigured
 from scrapy.http import HtmlResponse, Response
 from scrapy.utils.test import get_crawler
-
-from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as ScrapyMetaRefreshMiddleware
 
 from crawler.context import CrawlContext
 from crawler.middlewares import DuplicateRedirect, MetaRefreshMiddleware, RedirectAliasMiddleware
 from crawler.plan import CrawlPlan
 from pipeline import store
 from pipeline.urls import url_key
+
+from conftest import article
 
 URL = "https://news.test/society/1/old-address.html"
 TARGET = "https://news.test/society/1/new-address.html"

@@ -15,12 +15,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, smtp_server
-from hostile_site import HostileSite, ipv6_loopback, static
-from slack_receiver import SlackReceiver
 from test_channels import Collector
 
 from tipwatch.samplesites import SampleSites
+
+from conftest import REPO, smtp_server
+from hostile_site import HostileSite, ipv6_loopback, static
+from slack_receiver import SlackReceiver
 
 STDLIB_SERVERS = {"HTTPServer", "ThreadingHTTPServer", "TCPServer", "ThreadingTCPServer", "UDPServer",
                   "ThreadingUDPServer"}

@@ -3,15 +3,13 @@ import csv
 import sys
 from pathlib import Path
 
-import pytest
-from conftest import REPO, article, enrich_files, tipwatch, verdict
-
 from pipeline import enrich, store
 from pipeline.enrich.places import extract_places, load_gazetteer
 
+from conftest import REPO, article, enrich_files, tipwatch, verdict
+
 sys.path.insert(0, str(REPO / "bench"))
 import places_quality  # noqa: E402
-
 
 GAZETTEER_FILE = Path(enrich_files().gazetteer)
 GAZETTEER = load_gazetteer(GAZETTEER_FILE)

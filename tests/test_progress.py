@@ -2,12 +2,12 @@
 a bar on a terminal, log lines elsewhere; Ctrl-C keeps the work done."""
 import io
 
-from conftest import article, verdict
-from pages_helpers import PROFILE
-
 from pipeline import store
 from pipeline.topic.reclassify import reclassify
 from tipwatch.progress import LineProgress, describe, progress
+
+from conftest import article, verdict
+from pages_helpers import PROFILE
 
 
 def test_describe_says_done_total_rate_and_time_left():
@@ -44,7 +44,7 @@ def test_a_pipe_gets_lines_and_a_terminal_a_bar():
 
 def test_classify_all_reports_progress_and_keeps_its_work_when_interrupted(db):
     for n in range(1, 5):
-        article_id = store.save_article(db, article(n, text=f"Police rescued victims of human trafficking. " * 10))
+        article_id = store.save_article(db, article(n, text="Police rescued victims of human trafficking. " * 10))
         store.save_classification(db, article_id, verdict(False))
     calls = []
 

@@ -6,7 +6,7 @@ window check and the stored row keep the offset; byline dates in several languag
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 
@@ -110,8 +110,8 @@ def test_byline_date_of_another_month_than_the_urls_is_not_taken():
 
 def test_window_check_compares_instants():
     # 23:00Z the day before and 06:00 in Hà Nội are the same moment
-    assert _published({"published": "2025-07-28T06:00:00+07:00"}) == datetime(2025, 7, 27, 23, 0, tzinfo=timezone.utc)
-    assert _published({"published": "2025-07-28T06:00:00"}).tzinfo is timezone.utc
+    assert _published({"published": "2025-07-28T06:00:00+07:00"}) == datetime(2025, 7, 27, 23, 0, tzinfo=UTC)
+    assert _published({"published": "2025-07-28T06:00:00"}).tzinfo is UTC
 
 
 def test_stored_row_keeps_offset_and_date_source(tmp_path):

@@ -70,7 +70,7 @@ def test_near_duplicate_check_sees_retellings_not_just_prefixes():
     found = labelled.near_duplicates([base], [retold, other])
     assert [(p["held_out"], p["train"]) for p in found] == [("t1", "r1")]
     assert "huai khwang" in " ".join(found[0]["shared"])
-    assert not base.text[:200] in retold.text  # the old prefix check would have let it through
+    assert base.text[:200] not in retold.text  # the old prefix check would have let it through
 
 
 def test_ledger_is_append_only_and_pinned_to_this_profile():

@@ -1,19 +1,20 @@
 """Pages settled as too old, reconsidered when a crawl's window is widened (pipeline/reconsider.py).
 The end-to-end run through `tipwatch crawl` is in tests/test_reprocess_e2e.py."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from conftest import stages
-from pages_helpers import PROFILE, SOURCES, sample_page
 
 from pipeline import store
 from pipeline.archive import PageArchive
 from pipeline.reconsider import Reading, plan, reconsider_settled, settled_date
 from pipeline.urls import url_key
 
+from conftest import stages
+from pages_helpers import PROFILE, SOURCES, sample_page
+
 FLAGGED = "/society/1801912/border-guards-rescue-three-women-trafficked-to-china.html"  # 2026-11-18
 ROAD = "/society/1801905/road-deaths-fall-during-national-traffic-safety-week.html"     # 2026-11-17
-UTC = timezone.utc
+UTC = UTC
 
 
 def row(source="vns", reason="older than window: 2026-11-18T09:20:00+07:00", warc_file="f", url="u"):

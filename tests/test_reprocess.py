@@ -3,12 +3,22 @@ no network. Pages are sample-site article pages, archived with PageArchive and s
 the crawl stores them (tests/pages_helpers.py); the end-to-end run over a crawl is in
 tests/test_reprocess_e2e.py."""
 import pytest
-from conftest import stages
-from pages_helpers import FLAGGED_PAGE, NEGATIVE_PAGE, PROFILE, SOURCES, VI_PAGE, changed_profile, sample_page, store_page
 
 from pipeline import store
 from pipeline.archive import PageArchive
 from pipeline.reprocess import ReprocessJob, reprocess, stage_version
+
+from conftest import stages
+from pages_helpers import (
+    FLAGGED_PAGE,
+    NEGATIVE_PAGE,
+    PROFILE,
+    SOURCES,
+    VI_PAGE,
+    changed_profile,
+    sample_page,
+    store_page,
+)
 
 
 @pytest.fixture

@@ -6,12 +6,13 @@ import os
 import sqlite3
 
 import pytest
-from conftest import tipwatch
-from pages_helpers import changed_profile
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.urls import url_key
 from tipwatch.samplesites import SampleSites, manifest, write_sources
+
+from conftest import tipwatch
+from pages_helpers import changed_profile
 
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10"]
 SHORT_WINDOW = "2026-11-15"  # vns articles of the 10th-14th are fetched (no date before) and settled too old

@@ -15,18 +15,18 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlite_utils
-from conftest import REPO, article, tipwatch, verdict
 
 from pipeline import store
-from pipeline.store import browse
-from pipeline.store import health
+from pipeline.store import browse, health
 from tipwatch import serve
 from tipwatch.samplesites import SampleSites, write_sources
+
+from conftest import REPO, article, tipwatch, verdict
 
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", "-s", "DOWNLOAD_TIMEOUT=10"]
 RESCUE_TITLE = "Giải cứu 27 công dân bị lừa sang Campuchia"  # a flagged bcp article
@@ -211,7 +211,7 @@ def test_flagged_last_7_days(served):
     assert sorted(row["article_id"] for row in every) == sorted(row["id"] for row in flagged_rows(db))
     assert all(row["matched_terms"] != "[]" and row["snippet"] for row in every)
     assert [row["published"] for row in every] == sorted((row["published"] for row in every), reverse=True)
-    cutoff = (datetime.now(timezone.utc).date() - timedelta(days=7)).isoformat()
+    cutoff = (datetime.now(UTC).date() - timedelta(days=7)).isoformat()
     recent = sorted(row["id"] for row in flagged_rows(db) if row["published"] >= cutoff)
     assert sorted(row["article_id"] for row in query(served["base"], "flagged_last_7_days")) == recent
 
@@ -398,7 +398,7 @@ def add_run(db, source: str, hours_ago: float, requests=10, ok=10, found=10, fet
         "articles_stored": stored, "extraction_failures": extraction_failures, "errors": requests - ok,
         "status_counts": {"2xx": ok} if ok else {}, "error_counts": {}})
     store.finish_run(db, run_id, "finished")
-    at = (datetime.now(timezone.utc) - timedelta(hours=hours_ago)).replace(microsecond=0).isoformat()
+    at = (datetime.now(UTC) - timedelta(hours=hours_ago)).replace(microsecond=0).isoformat()
     with db.conn:
         db.execute("UPDATE crawl_runs SET started_at = ?, finished_at = ? WHERE id = ?", [at, at, run_id])
     for n in range(stored):  # what `tipwatch status` reads: articles stored during the run
@@ -627,7 +627,7 @@ def devtools_page(profile):
     proc = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                              "--disable-background-networking", "--disable-component-update", "--disable-sync",
                              "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
-                             f"--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={port}", "about:blank"],
+                             "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={port}", "about:blank"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

@@ -16,10 +16,11 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
-from conftest import REPO, article, tipwatch, verdict
 
 from pipeline import store
 from tipwatch import serve
+
+from conftest import REPO, article, tipwatch, verdict
 
 PASSWORD = "correct horse battery staple 7"
 USER = "maria"

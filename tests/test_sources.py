@@ -1,6 +1,7 @@
 import pytest
 
 from pipeline.sources import SourcesError, load_sources, parse_sources, select_sources
+
 from conftest import SEEDS
 
 SHIPPED_SOURCES = SEEDS / "sources.toml"

@@ -4,14 +4,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import article, verdict
-
 from pipeline import store
+
+from conftest import article, verdict
 
 
 def table_counts(db):
@@ -141,7 +141,7 @@ def test_a_run_whose_process_died_is_interrupted_by_the_next(db):
     exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     gone_pid = int(exited.stdout)
     zombie, child = zombie_pid()
-    here, long_ago = socket.gethostname(), (datetime.now(timezone.utc) - timedelta(hours=30)).isoformat()
+    here, long_ago = socket.gethostname(), (datetime.now(UTC) - timedelta(hours=30)).isoformat()
     owners = {"gone": (gone_pid, here), "zombie": (zombie, here), "alive": (os.getpid(), here),
               "elsewhere": (gone_pid, "another-host"), "old-without-pid": (None, None),
               "new-without-pid": (None, None)}

@@ -1,17 +1,17 @@
 """[immediate] and [[subscription]]: the pure decisions, the validation of the channels file,
 and the outbox bookkeeping of alerts (no network: the end-to-end runs are in test_alerts.py)."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import REPO, article
 
 from alerts.channels import ChannelConfigError, load_settings
 from alerts.digest import alerted_text, build_digest
 from alerts.immediate import plan_alerts, send_alerts
-from alerts.subscriptions import (Alerting, Immediate, Subscription, filter_digest, load_alerting, matches,
-                                  qualifies)
+from alerts.subscriptions import Alerting, Immediate, Subscription, filter_digest, load_alerting, matches, qualifies
 from pipeline import store
+
+from conftest import REPO, article
 
 SHIPPED_CHANNELS = REPO / "seeds" / "channels.toml"
 
@@ -152,7 +152,7 @@ def test_without_immediate_alerts_a_crawl_end_sends_and_queues_nothing(db, tmp_p
 def test_alert_candidates_are_recent_flagged_articles_in_no_digest(db):
     first, second = _flagged(db, 1), _flagged(db, 2)
     store.save_digest(db, "2026-11-23", "x.md", [first])
-    since = datetime(2000, 1, 1, tzinfo=timezone.utc).isoformat()
+    since = datetime(2000, 1, 1, tzinfo=UTC).isoformat()
     assert [c["id"] for c in store.alert_candidates(db, since)] == [second]
     assert store.alert_candidates(db, "2999-01-01T00:00:00+00:00") == []   # older than the window
 

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from pipeline import store
-from pipeline.topic import labelled
-from pipeline.topic import model
+from pipeline.topic import labelled, model
 from pipeline.topic.rules import ModelPolicy, load_profile
 from pipeline.topic.stage import TopicStage, decide
 

@@ -1,7 +1,8 @@
 import socket
 
-from conftest import tipwatch
 from pipeline import store
+
+from conftest import tipwatch
 
 
 def closed_port() -> int:

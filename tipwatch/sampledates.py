@@ -15,7 +15,7 @@ unshifted (shift 0) and compare with the golden files as written.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]
@@ -31,7 +31,7 @@ SITE_TZ = timezone(timedelta(hours=7))
 def weeks_to_today(articles: list[dict], now: datetime | None = None) -> int:
     """Days (a multiple of 7) that bring the newest sample article into the last 7 days without
     putting it in the future."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     newest = max(datetime.fromisoformat(a["published"]).replace(tzinfo=SITE_TZ)
                  for a in articles if a.get("published"))
     return 7 * ((now - newest).days // 7)

@@ -144,7 +144,7 @@ class SampleSites:
         self._lock = threading.Lock()
         self._servers: list[LoopbackHTTPServer] = []
 
-    def __enter__(self) -> "SampleSites":
+    def __enter__(self) -> SampleSites:
         self.start()
         return self
 

@@ -12,7 +12,7 @@ and works with its frontier, stats book and recorder, as every other component d
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import scrapy
@@ -39,7 +39,7 @@ def fetched_page(source: str, response) -> FetchedPage:
                     for key, values in response.headers.items() for value in values)
     return FetchedPage(source=source, requested_url=(redirects or (response.request.url,))[0], url=response.url,
                        status=response.status, headers=headers, body=response.body,
-                       fetched_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(), aliases=redirects)
+                       fetched_at=datetime.now(UTC).replace(microsecond=0).isoformat(), aliases=redirects)
 
 
 class NewsSpider(scrapy.Spider):
@@ -115,6 +115,12 @@ class NewsSpider(scrapy.Spider):
         if not guard_installed():  # a settings override must not switch the address guard off unseen
             raise RuntimeError("the address guard is not installed: TWISTED_DNS_RESOLVER must be "
                                "crawler.addresses.GuardedResolver")
+        for request in self.seed_requests():
+            yield request
+
+    def seed_requests(self):
+        """Each source's feeds, sitemaps and listings: where discovery starts (in distributed mode,
+        the orchestrator pushes them into the shared frontier)."""
         for name, src in self.sources.items():
             requests = ([self.index_request(url, name, self.parse_feed) for url in src.feeds]
                         + [self.index_request(url, name, self.parse_sitemap, sitemap_depth=0) for url in src.sitemaps]

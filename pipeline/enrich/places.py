@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-
 # words of a name: letters and digits (Vietnamese letters included); what separates them in a
 # name is a space, a hyphen or dash, or a dot with no space after it ("TP.HCM")
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from pipeline.extract.publisher_time import page_offset, publisher_local
@@ -140,7 +140,7 @@ def _offset(text: str | None) -> timezone | None:
     if not text:
         return None
     if text.upper() in ("Z", "UTC", "GMT"):
-        return timezone.utc
+        return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
@@ -278,7 +278,7 @@ def _metadata_dates(tree) -> list[tuple[str, datetime, bool]]:
 
 def _instant(dt: datetime) -> datetime:
     """A comparable naive value: UTC for an aware datetime, the wall clock for a naive one."""
-    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 # ---------------------------------------------------------------- URL

@@ -12,7 +12,7 @@ verdict shown.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 # -- failing: most requests fail
 FAILING_WINDOW_RUNS = 3       # look at the requests of the last 3 runs together
@@ -41,7 +41,7 @@ VERDICTS = ("failing", "stale", "interrupted", "degraded", "healthy", "unknown")
 def parse_time(value: str) -> datetime:
     """An ISO timestamp as an aware datetime (naive ones are UTC, as tipwatch writes them)."""
     moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def ok_responses(run: dict) -> int:
@@ -157,7 +157,7 @@ def verdict(history: list[dict], last_article_at: str | None, now: datetime, *,
     if not history and not cut_short:
         return {"verdict": "unknown", "reasons": ["no crawl run yet"], "since": None}
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     rules = [("interrupted", lambda: _interrupted(cut_short))]
     if history:  # worst first
         rules = [("failing", lambda: _failing(history)),
@@ -210,9 +210,9 @@ def source_health(db, sources: list | None, now: datetime | None = None) -> list
     articles_24h, articles_7d, error_rate, runs."""
     from pipeline import store
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     limits = {s.name: getattr(s, "stale_after_hours", DEFAULT_STALE_AFTER_HOURS) for s in sources or ()}
     names = list(limits) + sorted(set(store.sources_with_runs(db)) - set(limits))
     day_ago = (now - timedelta(hours=24)).replace(microsecond=0).isoformat()

@@ -9,7 +9,7 @@ interrupted `reprocess` resumes where it stopped.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlite_utils
 
@@ -28,7 +28,7 @@ REPROCESSED_FIELDS = ("title", "text", "author", "published", "date_source", "la
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 # ---------------------------------------------------------------- reprocess

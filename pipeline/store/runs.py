@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
@@ -44,8 +44,8 @@ def run_process_dead(started_at: str, pid: int | None, host: str | None) -> bool
     host can be asked; a run of another host is never judged dead."""
     if pid is None:
         started = datetime.fromisoformat(started_at)
-        started = started if started.tzinfo else started.replace(tzinfo=timezone.utc)
-        return datetime.now(timezone.utc) - started > timedelta(hours=PIDLESS_RUN_HOURS)
+        started = started if started.tzinfo else started.replace(tzinfo=UTC)
+        return datetime.now(UTC) - started > timedelta(hours=PIDLESS_RUN_HOURS)
     if host != socket.gethostname():
         return False
     try:

@@ -3,7 +3,7 @@ write transaction every module takes."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
@@ -20,7 +20,7 @@ FTS_TOKENIZE = "unicode61 remove_diacritics 2"
 
 
 def utcnow() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:

@@ -5,8 +5,8 @@ Pure functions of examples and predictions; the figures are plain JSON-ready dic
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Iterable, Iterator, Sequence
 
 from pipeline.topic.labelled import Example
 from pipeline.topic.stage import TopicStage

@@ -13,8 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.topic.rules import normalize
 from pipeline.extract.language import guess_language
+from pipeline.topic.rules import normalize
+
 SPLITS = ("train", "test")
 
 class LabelledError(ValueError):

@@ -19,14 +19,14 @@ import os
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Iterable, Sequence
 
-from pipeline.topic.rules import normalize
 from pipeline.topic.labelled import Example
+from pipeline.topic.rules import normalize
 
 # Bump when the features or the learner change: older model files are then retrained.
 FEATURES = "words1-2+charwb2-5x60k/lr-balanced-C4/v2"

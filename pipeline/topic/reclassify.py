@@ -1,7 +1,7 @@
 """Re-score stored articles with the current topic profile and model (after either changes)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pipeline import store
 from pipeline.topic.evaluate import batches

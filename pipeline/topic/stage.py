@@ -9,13 +9,14 @@ consulted only in that margin. Every result carries the rule points, the model's
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 from pipeline.topic import rules
+from pipeline.topic.model import TopicModel
+from pipeline.topic.model import load as load_model
 from pipeline.topic.rules import ModelPolicy, Profile
-from pipeline.topic.model import TopicModel, load as load_model
 
 
 @dataclass(frozen=True)

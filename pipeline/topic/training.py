@@ -8,9 +8,9 @@ use, and cached (per scikit-learn version) in tipwatch's cache folder.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from pipeline import store
 from pipeline.topic import labelled

@@ -11,7 +11,8 @@ import click
 from pipeline import store
 from pipeline.archive import PageArchive
 from pipeline.archive.retention import prune as prune_archive
-from pipeline.reprocess import ReprocessJob, reprocess as reprocess_articles
+from pipeline.reprocess import ReprocessJob
+from pipeline.reprocess import reprocess as reprocess_articles
 from pipeline.sources import SourcesError, load_sources
 from tipwatch.commands import CommandError
 from tipwatch.commands.database import flip_lines
