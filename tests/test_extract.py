@@ -31,7 +31,8 @@ VGP_VI_URL = "https://baochinhphu.vn/triet-pha-duong-day-mua-ban-nguoi-102250728
 VI_TITLE = "Triệt phá đường dây mua bán người sang Campuchia"
 VI_FIRST = ("Công an tỉnh An Giang vừa triệt phá một đường dây mua bán người, giải cứu 15 nạn nhân "
             "bị lừa sang Campuchia làm việc với lời hứa hẹn mức lương cao.")
-VI_LAST = "Cơ quan công an đã khởi tố vụ án, khởi tố bị can đối với 4 đối tượng về tội mua bán người theo Điều 150 Bộ luật Hình sự."
+VI_LAST = ("Cơ quan công an đã khởi tố vụ án, khởi tố bị can đối với 4 đối tượng về tội mua bán người "
+           "theo Điều 150 Bộ luật Hình sự.")
 KEYS = {"title", "text", "author", "published", "date_source", "language", "sitename", "description",
         "tags", "canonical_url", "image"}
 
@@ -333,16 +334,19 @@ def test_import_is_cheap():
     assert out.stdout.split() == ["False", "False"]
 
 
-LEAD = "Provincial police rescued eleven women who had been sold across the border, officials said on Friday at a briefing."
+LEAD = ("Provincial police rescued eleven women who had been sold across the border, "
+        "officials said on Friday at a briefing.")
 BODY = "".join(f"<p>Paragraph {i} of the report tells what the officers found and what happens next to the victims.</p>"
                for i in range(6))
 
 
 def lead_page(description: str, sapo: str) -> str:
     return (f'<html><head><meta charset="utf-8"><title>Police rescue eleven women</title>'
-            f'<meta name="description" content="{description}"></head><body><div class="menu"><a href="/">Home</a></div>'
+            f'<meta name="description" content="{description}"></head><body>'
+            f'<div class="menu"><a href="/">Home</a></div>'
             f'<h1>Police rescue eleven women</h1><div class="sapo"><strong>{sapo}</strong></div>'
-            f'<div class="related"><a href="/x">Other news</a></div><div class="detail-content">{BODY}</div></body></html>')
+            f'<div class="related"><a href="/x">Other news</a></div>'
+            f'<div class="detail-content">{BODY}</div></body></html>')
 
 
 def test_standfirst_outside_the_body_block_leads_the_text():
@@ -377,13 +381,16 @@ def test_auto_mode_gets_a_second_opinion_when_precision_prunes_the_article(wrapp
 
 
 def test_article_split_into_sibling_chunks_is_completed():
-    chunk = lambda a, b: "".join(f"<p>Chunk paragraph {i}: officials described how recruiters used social media "
-                                 f"to lure job seekers abroad into scam compounds.</p>" for i in range(a, b))
+    def chunk(a: int, b: int) -> str:
+        return "".join(f"<p>Chunk paragraph {i}: officials described how recruiters used social media "
+                       f"to lure job seekers abroad into scam compounds.</p>" for i in range(a, b))
+
     html = (f"<html><head><title>Scam compounds</title></head><body><h1>Scam compounds</h1><main>"
             f"<div class='grid'><div class='article-body'>{chunk(0, 4)}</div></div>"
             f"<div class='ad-slot'><a href='/ad'>Advertisement</a></div>"
             f"<div class='grid'><div class='article-body'>{chunk(4, 8)}</div></div>"
-            f"<aside><div class='article-body'><a href='/x'>Other story one</a> <a href='/y'>Other story two</a></div></aside>"
+            f"<aside><div class='article-body'><a href='/x'>Other story one</a> "
+            f"<a href='/y'>Other story two</a></div></aside>"
             f"</main><footer>Copyright</footer></body></html>")
     r = extract_article(html, "https://example.org/b.html", options=OPTS)
     assert [line.split(":")[0] for line in r["text"].split("\n")] == [f"Chunk paragraph {i}" for i in range(8)]
@@ -447,6 +454,92 @@ def test_mode_options_are_honoured():
             f"<div class='article-body'>{STORY}</div></body></html>")
     for options in (ExtractOptions(now=NOW, favor_precision=True), ExtractOptions(now=NOW, favor_recall=True)):
         assert extract_article(html, "https://example.org/d.html", options=options)["text"].count("Paragraph") == 6
+
+
+PARAS = [f"Paragraph {i} of the report tells what the officers found and what happens next to the victims."
+         for i in range(6)]
+
+
+def test_clean_text_ends_at_a_copyright_notice():
+    text = "\n".join([*PARAS[:4], "© 2008 Example Daily News. All rights reserved.", "Most read",
+                      "Council approves the budget for a new bridge over the river"])
+    assert clean_text(text)[0].split("\n") == PARAS[:4]
+    notice = "Copyright 2008 The Example Press. All rights reserved. This material may not be redistributed."
+    assert clean_text("\n".join([*PARAS[:4], notice, "Sign in"]))[0].split("\n") == PARAS[:4]
+    # a sentence about copyright is prose, not a notice
+    prose = "Copyright law gives the author control over copies of the work, the court said on Friday."
+    assert clean_text("\n".join([*PARAS[:4], prose, PARAS[4]]))[0].split("\n") == [*PARAS[:4], prose, PARAS[4]]
+    # and a bare credit under a photo is no notice either
+    assert clean_text("\n".join([*PARAS[:4], "© AFP", *PARAS[4:]]))[0].split("\n")[-2:] == PARAS[4:]
+
+
+def test_clean_text_ends_at_a_recommendations_heading_whatever_follows():
+    teaser = ("A photo contest winner: " + "one girl can be silenced, but a nation of girls telling their stories "
+              "becomes free, and this slideshow gathers the pictures and the words that readers sent in. " * 2)
+    assert len(teaser) > 250
+    text = "\n".join([*PARAS, "You Might Also Like", teaser, "Previous", "Next"])
+    assert clean_text(text)[0].split("\n") == PARAS
+
+
+def test_clean_text_drops_single_cell_rows_of_layout_tables():
+    data = ["| Group | For | Against |", "|---|---|---|", "| Men | 33 | 42 |", "| Women | 47 | 36 |"]
+    text = "\n".join([PARAS[0], "| Wednesday, 16 January 2008 |  |", PARAS[1], "| Cities that top the list: |  |",
+                      *data, "| The council will vote on the plan again next month, the mayor said. |",
+                      PARAS[2], "| Most Viewed Articles |", "| Beer saves man's life [Regional] |", PARAS[3]])
+    cleaned = clean_text(text)[0].split("\n")
+    assert cleaned == [PARAS[0], PARAS[1], "| Cities that top the list: |  |", *data,
+                       "| The council will vote on the plan again next month, the mayor said. |", PARAS[2], PARAS[3]]
+
+
+def test_clean_text_drops_a_trailing_list_of_partly_linked_headlines():
+    links = {"Inside the Border Camps", "Rescued Workers Speak", "Hotline"}
+    text = "\n".join([*PARAS, "More From The Desk", "- Life and Work Inside the Border Camps",
+                      "- Why Rescued Workers Speak Out Now"])
+    assert clean_text(text, anchors=lambda: links)[0].split("\n") == PARAS
+    # an item with a short link in it is not a headline
+    items = ["- Call the Hotline any time of day or night", "- Keep copies of your passport and contract"]
+    assert clean_text("\n".join([*PARAS, *items]), anchors=lambda: links)[0].split("\n") == [*PARAS, *items]
+
+
+def _body_page(middle: str) -> str:
+    return ("<html><head><title>Women rescued</title></head><body><h1>Women rescued</h1><div class='article-body'>"
+            + "".join(f"<p>{p}</p>" for p in PARAS[:2]) + middle + "".join(f"<p>{p}</p>" for p in PARAS[2:])
+            + "</div></body></html>")
+
+
+def test_a_linked_subheading_between_paragraphs_is_kept_in_place():
+    html = _body_page("<h2><a href='/timeline'>How the raid unfolded</a></h2>")
+    lines = extract_article(html, "https://example.org/e.html", options=OPTS)["text"].split("\n")
+    assert lines == [*PARAS[:2], "How the raid unfolded", *PARAS[2:]]
+
+
+def test_a_span_inside_a_paragraph_keeps_its_words():
+    sentence = ("The rescue followed a tip from the national hotline on Friday, officials said at a briefing "
+                "in the provincial capital.")
+    html = _body_page("<p>The rescue followed a tip from <span class='link'><a href='/hotline'>the national "
+                      "hotline</a></span> on Friday, officials said at a briefing in the provincial capital.</p>")
+    assert extract_article(html, "https://example.org/f.html", options=OPTS)["text"].split("\n")[2] == sentence
+
+
+def test_a_page_whose_title_is_never_closed_keeps_its_text():
+    from pipeline.extract.nesting import closed_title
+
+    broken = "<title>Women rescued' + ad_query + '\"><\\/script>')"
+    html = _body_page("").replace("<title>Women rescued</title>", broken)
+    assert closed_title(_body_page("")) is None
+    assert extract_article(html, "https://example.org/g.html", options=OPTS)["text"].split("\n") == PARAS
+
+
+def test_drop_down_menus_are_no_text():
+    from lxml import html as lxml_html
+
+    from pipeline.extract.page import _without_layout_chrome
+
+    tree = lxml_html.fromstring("<html><body><p>" + PARAS[0] + "</p><form><select name='stock'>"
+                                + "".join(f"<option>Company {i}</option>" for i in range(50))
+                                + "</select> tail</form></body></html>")
+    text = _without_layout_chrome(tree).text_content()
+    assert "Company" not in text and PARAS[0] in text and "tail" in text
 
 
 # ------------------------------------------------------------------ the benchmark scripts

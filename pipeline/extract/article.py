@@ -10,17 +10,20 @@ mode without its fallback extractors (fast), which leaves out most related-link 
 and teaser boxes; when that text is short (< 500 chars) trafilatura's full balanced cascade
 (readability/justext fallbacks included) gives a second opinion, taken when it is at least
 twice as long — precision mode sometimes prunes the whole article away. The page is parsed
-once; layout tables are flattened, photo captions and right-hand columns dropped first. An
-article body split into sibling blocks of one class (ads between "chunks") is completed from
-the blocks trafilatura did not take. (Measured on the article-extraction benchmark: see
-bench/extraction_quality.py.)
+once; layout tables are flattened, drop-down menus, photo captions and right-hand columns
+dropped and the spans inside paragraphs unwrapped first. The subheadings precision mode prunes
+between two paragraphs it kept are put back. An article body split into sibling blocks of one
+class (ads between "chunks") is completed from the blocks trafilatura did not take. (Measured on
+the article-extraction benchmark and the dev set of real pages: see bench/extraction_quality.py.)
 
 On top of trafilatura's text a generic cleanup removes news chrome it tends to keep: photo
 captions ("... - Photo: VGP/Thuy Dung", "Ảnh: ..."), a trailing author-only byline (kept as
 `author` when metadata has none), "Source:/Nguồn:" lines, "Comment (0)", "Send Us Your
 Comments:", "See also:" / "Related news" tails, bare date / "Update: ..." lines, inline teaser
 lines ("Related: <headline>", "READ MORE: ...", "Xem thêm: ..."), newsletter / follow-us /
-"write to the author at ..." lines, and runs of linked headlines in the second half of the text.
+"write to the author at ..." lines, runs of (partly) linked headlines in the second half of the
+text, everything from a copyright notice or a "You might also like" heading on, and the
+single-cell rows of layout tables ("| Most Viewed Articles |").
 A Vietnamese-style standfirst (a "sapo" block) that trafilatura left out leads the text.
 
 Metadata (title, author, sitename, description, tags, image) comes from trafilatura's metadata
@@ -44,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urljoin
 
-from pipeline.extract.body import _body_text, _continuations
+from pipeline.extract.body import _body_text, _continuations, _inline_blocks
 from pipeline.extract.cleanup import _nfc, clean_text
 from pipeline.extract.decode import decode_html
 from pipeline.extract.language import _language
@@ -91,15 +94,21 @@ class ExtractOptions:
 def extract_article(html: str, url: str, *, options: ExtractOptions | None = None) -> dict:
     """Extract article fields from decoded *html* fetched at *url*. See module docstring.
     A page that comes out empty or short because it nests deeper than the parser follows is
-    read again flattened (pipeline/extract/nesting.py)."""
-    from pipeline.extract.nesting import flattened, too_deep
+    read again flattened, one whose <title> is never closed is read again with it closed
+    (pipeline/extract/nesting.py)."""
+    from pipeline.extract.nesting import closed_title, flattened, too_deep
 
     try:
         return _extract_article(html, url, options)
     except ExtractionError:
-        if not html or not too_deep(html):
+        if not html:
             raise
-    return _extract_article(flattened(html), url, options)
+        if too_deep(html):
+            return _extract_article(flattened(html), url, options)
+        repaired = closed_title(html)
+        if repaired is None:
+            raise
+    return _extract_article(repaired, url, options)
 
 
 def _extract_article(html: str, url: str, options: ExtractOptions | None) -> dict:
@@ -136,6 +145,8 @@ def _extract_article(html: str, url: str, options: ExtractOptions | None) -> dic
     # chrome, prepared in place (parsing twice or copying the tree would cost more)
     hit = find_published(tree, html, url, page_view, now=opts.now, zone=opts.timezone)
     raw_text = unicodedata.normalize("NFC", _body_text(_without_layout_chrome(tree), url, opts))
+    if opts.clean_chrome:
+        raw_text = _inline_blocks(tree, raw_text)
     more = _continuations(tree, raw_text) if opts.clean_chrome else []
     if more:
         raw_text = "\n".join([raw_text, *more])

@@ -1,8 +1,9 @@
 """The article body from trafilatura: precision first, the balanced cascade as a second opinion
-on a short text, and the blocks of a body split by ads that trafilatura did not take."""
+on a short text, the subheadings precision mode prunes, and the blocks of a body split by ads
+that trafilatura did not take."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.extract.cleanup import _SENTENCE_END, _words
 
@@ -26,7 +27,8 @@ def _body_text(work, url: str, opts: ExtractOptions) -> str:
     """trafilatura's text of the prepared page *work* (left unchanged: trafilatura copies it)."""
     import trafilatura
 
-    common = {"url": url, "include_comments": False, "include_tables": opts.include_tables, "with_metadata": False}
+    common: dict[str, Any] = {"url": url, "include_comments": False, "include_tables": opts.include_tables,
+                              "with_metadata": False}
     if opts.favor_precision or opts.favor_recall:
         return _doc_text(trafilatura.bare_extraction(work, favor_precision=opts.favor_precision,
                                                      favor_recall=opts.favor_recall, **common))
@@ -91,3 +93,48 @@ def _continuations(tree, text: str) -> list[str]:
         if len(prose) >= 2 and size >= 300 and linked < 0.3 * size:
             found += paragraphs
     return found
+
+
+# elements skipped when looking for the paragraph next to a subheading, and the subheadings
+_INERT = {"br", "hr", "img", "figure", "picture", "script", "style", "noscript", "iframe"}
+
+
+_HEADINGS = ("h2", "h3", "h4")
+
+
+def _neighbour_paragraph(heading, forward: bool):
+    """The next (or previous) sibling of *heading* if it is a <p>, skipping comments, media,
+    empty elements and the other headings of a run ("Part One" / "Chapter 1")."""
+    sibling = heading.getnext() if forward else heading.getprevious()
+    while sibling is not None and (not isinstance(sibling.tag, str) or sibling.tag in _INERT
+                                   or sibling.tag in _HEADINGS
+                                   or (sibling.tag != "p" and not any(t.strip() for t in sibling.itertext()))):
+        sibling = sibling.getnext() if forward else sibling.getprevious()
+    return sibling if sibling is not None and sibling.tag == "p" else None
+
+
+def _inline_blocks(tree, text: str) -> str:
+    """*text* with the subheadings of the article body that trafilatura's precision mode prunes
+    (a linked subheading, a run of short ones) put back in place. A heading (h2-h4) is part of
+    the body when it sits between two paragraphs both in *text*; it goes in after the first."""
+    lines = text.split("\n")
+    have = None
+    inserts: list[tuple[int, int, str]] = []
+    for heading in tree.iter(*_HEADINGS):
+        before = _neighbour_paragraph(heading, False)
+        after = _neighbour_paragraph(heading, True) if before is not None else None
+        if after is None:
+            continue
+        if have is None:
+            have = _words(text)
+        own = _words(heading.text_content() or "")
+        head, tail = _words(before.text_content() or "")[:60], _words(after.text_content() or "")[:60]
+        if not own or own[:60] in have or len(own) > 300 or len(head) < 20 or len(tail) < 20 \
+                or head not in have or tail not in have:
+            continue
+        at = next((i for i, line in enumerate(lines) if head[:40] in _words(line)), None)
+        if at is not None:
+            inserts.append((at, len(inserts), own))
+    for at, _, own in sorted(inserts, reverse=True):  # a run of headings keeps its order
+        lines.insert(at + 1, own)
+    return "\n".join(lines)

@@ -1,5 +1,6 @@
 """News chrome removed from extracted text: photo captions, bylines, source and update lines,
-teasers, calls to action, runs of linked headlines (see article.py's docstring for the list)."""
+teasers, calls to action, runs of linked headlines, footers from a copyright notice on, layout-table
+cells (see article.py's docstring for the list)."""
 from __future__ import annotations
 
 import re
@@ -21,7 +22,8 @@ _CAPTION_ILLUS = re.compile(
     r"Photo\s+for\s+illustration|Ảnh\s+tư\s+liệu)\)?\.?$", re.IGNORECASE)
 
 
-_CAPTION_HEAD = re.compile(r"^\(?" + _CREDIT + r"(?:\s+(?:by|courtesy\s+of))?\s*:\s*[^.!?]{1,120}\)?\.?$", re.IGNORECASE)
+_CAPTION_HEAD = re.compile(r"^\(?" + _CREDIT + r"(?:\s+(?:by|courtesy\s+of))?\s*:\s*[^.!?]{1,120}\)?\.?$",
+                           re.IGNORECASE)
 
 
 _CAPTION_AGENCY = re.compile(r"^(?:[A-Z]{2,6}/)?(?:VNA|VNS|VGP|TTXVN|AFP|Reuters|AP|EPA)\s+(?:Photo|Ảnh)\b.{0,80}$")
@@ -35,7 +37,7 @@ _CHROME_LINE = re.compile(
     r"(?:Comments?|Bình\s+luận|Ý\s+kiến(?:\s+bạn\s+đọc)?)\s*\(\s*\d+\s*\)"
     r"|Send\s+Us\s+Your\s+Comments?\s*:?"
     r"|(?:See\s+also|Related(?:\s+(?:news|articles?|stories|posts|content))?|Read\s+(?:more|also)|"
-    r"More\s+(?:news|stories)|You\s+may\s+also\s+like|Tin\s+liên\s+quan|Tin\s+cùng\s+chuyên\s+mục|"
+    r"More\s+(?:news|stories)|You\s+m(?:ay|ight)\s+also\s+like|Tin\s+liên\s+quan|Tin\s+cùng\s+chuyên\s+mục|"
     r"Tin\s+khác|Xem\s+thêm|Đọc\s+thêm|Bài\s+liên\s+quan)\s*:?"
     r"|(?:Share|Chia\s+sẻ|Tags?|Từ\s+khóa|Từ\s+khoá|Keywords?|Print|In\s+bài(?:\s+viết)?|Email)\s*:?"
     r"|(?:Comment|Bình\s+luận|Gửi\s+bình\s+luận|Your\s+comment|Leave\s+a\s+comment)\s*:?"
@@ -49,8 +51,22 @@ _UPDATE_LINE = re.compile(
 
 _TERMINATOR = re.compile(
     r"^(?:See\s+also|Related(?:\s+(?:news|articles?|stories|posts|content))?|Read\s+(?:more|also)|More\s+(?:news|stories)|"
-    r"You\s+may\s+also\s+like|Send\s+Us\s+Your\s+Comments?|Tin\s+liên\s+quan|Tin\s+cùng\s+chuyên\s+mục|Tin\s+khác|"
-    r"Xem\s+thêm|Đọc\s+thêm|Bài\s+liên\s+quan|Bình\s+luận|Comments?)\s*(?:\(\s*\d+\s*\))?\s*:?$", re.IGNORECASE)
+    r"You\s+m(?:ay|ight)\s+also\s+like|Send\s+Us\s+Your\s+Comments?|Tin\s+liên\s+quan|Tin\s+cùng\s+chuyên\s+mục|"
+    r"Tin\s+khác|Xem\s+thêm|Đọc\s+thêm|Bài\s+liên\s+quan|Bình\s+luận|Comments?)\s*(?:\(\s*\d+\s*\))?\s*:?$",
+    re.IGNORECASE)
+
+
+# a heading that always opens a recommendations block, however long the teasers below it
+_END_HEADING = re.compile(r"^(?:You\s+m(?:ay|ight)\s+also\s+(?:like|enjoy)|Recommended\s+for\s+you)\s*:?$",
+                          re.IGNORECASE)
+
+
+# a copyright notice ("© 2008 The Times", "Copyright 2008 The Associated Press. All rights reserved.")
+# closes the article: what follows it is the page's footer and side columns. A year or "rights
+# reserved" makes it a notice: a bare "© AFP" is a photo credit
+_NOTICE = re.compile(r"^\W{0,3}(?:(?:©|Copyright\s*(?:©|\(c\)))(?:.*\d{4}|.*\brights\s+reserved\b)"
+                     r"|\(c\)\s*(?:\d{4}|Copyright)|Copyright\s*\d{4}|Copyright\b.*\brights\s+reserved\b"
+                     r"|Copyright\b[^.!?]{0,30}$)", re.IGNORECASE)
 
 
 _DATED_LINK = re.compile(r"^(?:[-•*·]\s*)?[^.!?]{5,160}\(\s*\d{1,2}/\d{1,2}(?:/\d{2,4})?\s*\)$")
@@ -92,6 +108,15 @@ def _is_date_line(line: str) -> bool:
     return any(p.match(line) for p in _HEADER_LINE)
 
 
+def _layout_row(line: str) -> bool:
+    """A table row of the text ("| cell | cell |") with one filled cell, short and not a
+    sentence: a cell of a layout table (a date, a section name, a linked headline), not data."""
+    if len(line) > 400 or not (line.startswith("|") and line.endswith("|")):
+        return False
+    filled = [cell for cell in (c.strip() for c in line.strip("|").split(" | ")) if cell.strip("|- ")]
+    return len(filled) == 1 and len(filled[0]) < 120 and not _SENTENCE_END.search(filled[0])
+
+
 def _is_chrome(line: str) -> bool:
     if len(line) <= 500 and (_CAPTION_TAIL.match(line) or _CAPTION_HEAD.match(line)
                              or _CAPTION_DOT.match(line) or _CAPTION_ILLUS.match(line)):
@@ -104,6 +129,8 @@ def _is_chrome(line: str) -> bool:
     if len(line) < 250 and _CTA_LINE.match(line):
         return True
     if len(line) <= 100 and _UPDATE_LINE.match(line):
+        return True
+    if line.startswith("|") and _layout_row(line):
         return True
     return _is_date_line(line)
 
@@ -128,10 +155,13 @@ def _words(value: str) -> str:
 def _linked_runs(lines: list[str], anchors) -> set[int]:
     """Indices of runs (2+ lines) of linked headlines in the second half of the text: a
     "more stories" list that survived as plain lines. A line counts when it is, apart from a
-    list marker, exactly the text of one link of the page and has 4+ words; a short heading
-    right above the run ("DON'T MISS") goes with it."""
+    list marker, exactly the text of one link of the page and has 4+ words, or is a list item
+    whose link (a headline split into a plain lead-in and a link) makes 40%+ of it; a short
+    heading right above the run ("DON'T MISS") goes with it."""
     total = sum(len(x) for x in lines) or 1
-    seen, run, drop = 0, [], set()
+    seen = 0
+    run: list[int] = []
+    drop: set[int] = set()
     link_texts = None
 
     def flush():
@@ -142,12 +172,14 @@ def _linked_runs(lines: list[str], anchors) -> set[int]:
                 drop.add(above)
 
     for i, line in enumerate(lines):
-        candidate = _words(line[2:] if line.startswith(("- ", "• ")) else line)
+        item = line.startswith(("- ", "• "))
+        candidate = _words(line[2:] if item else line)
         linked = False
         if seen >= total * 0.5 and len(candidate) < 150 and len(candidate.split()) >= 4:
             if link_texts is None:
                 link_texts = anchors() if callable(anchors) else anchors
-            linked = candidate in link_texts
+            linked = candidate in link_texts or (item and any(
+                len(link) >= 0.4 * len(candidate) and link in candidate for link in link_texts))
         if linked:
             run.append(i)
         else:
@@ -168,7 +200,12 @@ def clean_text(text: str, title: str | None = None, anchors=None) -> tuple[str, 
     for i, ln in enumerate(lines):
         # a "See also:" / "Related news" / comments heading in the last part of the text, followed
         # only by short lines (link lists, comment forms): the article ends there
-        if seen >= total * 0.5 and _TERMINATOR.match(ln) and all(len(x) < 250 for x in lines[i + 1:]):
+        if seen >= total * 0.5 and (_END_HEADING.match(ln) or (
+                _TERMINATOR.match(ln) and all(len(x) < 250 for x in lines[i + 1:]))):
+            lines = lines[:i]
+            break
+        # a copyright notice past the first third of the text: the page's footer starts there
+        if seen >= total * 0.3 and len(ln) < 300 and _NOTICE.match(ln):
             lines = lines[:i]
             break
         seen += len(ln)

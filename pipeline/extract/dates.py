@@ -41,7 +41,8 @@ _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
     "sept": 9, "oct": 10, "nov": 11, "dec": 12,
 }
-_MON = r"(?P<mon>January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
+_MON = (r"(?P<mon>January|February|March|April|May|June|July|August|September|October|November|December|"
+        r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?")
 _WEEKDAY = (r"(?:Thứ\s*(?:hai|ba|tư|tu|năm|nam|sáu|sau|bảy|bay|[2-7])|Chủ\s*nhật|CN|"
             r"Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)")
 _TIME = r"(?P<H>[01]?\d|2[0-3])\s*[:hg]\s*(?P<M>[0-5]\d)(?:\s*:\s*(?P<S>[0-5]\d))?(?:\s*(?P<ampm>[AaPp]\.?[Mm]\.?))?"
@@ -64,7 +65,8 @@ def _date_time(date_re: str, *, time: str) -> list[str]:
     return [date_re + r"(?:" + _SEP + _TIME + r")?", _TIME + r"\s*(?:,|-|–|\||ngày)?\s*" + date_re]
 
 
-_PUB_LABEL = (r"(?:Originally\s+published(?:\s+on)?|Original|Published(?:\s+on)?|Posted(?:\s+on)?|Publish(?:ed)?\s+date|Date\s+published|"
+_PUB_LABEL = (r"(?:Originally\s+published(?:\s+on)?|Original|Published(?:\s+on)?|Posted(?:\s+on)?|"
+              r"Publish(?:ed)?\s+date|Date\s+published|"
               r"Ngày\s+đăng|Đăng\s+ngày|Đăng\s+lúc|Đăng|Thời\s+gian\s+đăng|Xuất\s+bản|Ngày\s+xuất\s+bản)")
 _UPD_LABEL = r"(?:Last\s+updated|Updated(?:\s+on)?|Update|Cập\s+nhật(?:\s+lúc|\s+ngày)?|Ngày\s+cập\s+nhật)"
 
@@ -299,10 +301,10 @@ def url_date(url: str, now: datetime) -> DateHit | None:
                 continue
             if dt.year >= 2000 and _ok(dt, now):
                 return DateHit(_fmt(dt, True), "url-id")
-    m = _URL_PATH.search(path)
-    if m:
+    in_path = _URL_PATH.search(path)
+    if in_path:
         try:
-            dt = datetime(int(m[1]), int(m[2]), int(m[3]))
+            dt = datetime(int(in_path[1]), int(in_path[2]), int(in_path[3]))
         except ValueError:
             return None
         if _ok(dt, now):

@@ -94,9 +94,9 @@ def decode_html(body: bytes, declared_encoding: str | None) -> str:
     """Decode *body* to NFC text, honouring but verifying *declared_encoding*."""
     if not body:
         return ""
-    for bom, enc in _BOMS:
+    for bom, bom_encoding in _BOMS:
         if body.startswith(bom):
-            return _nfc(body[len(bom):].decode(enc, errors="replace"))
+            return _nfc(body[len(bom):].decode(bom_encoding, errors="replace"))
 
     if body.isascii():
         return body.decode("ascii")  # ASCII is NFC

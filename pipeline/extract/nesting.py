@@ -5,7 +5,8 @@ lies below, so an article wrapped in thousands of <div>s (a broken template, or 
 defeat scrapers) comes out empty. Such a page is read again with its layout-only container tags
 removed: the paragraphs, headings and links inside keep their own tags, and the text its order.
 The scan and the rewrite are linear in the page's size; a page is capped before it gets here
-(DOWNLOAD_MAXSIZE), so memory stays bounded.
+(DOWNLOAD_MAXSIZE), so memory stays bounded. A page whose <title> is never closed comes out empty
+too (the parser takes the rest of the page for the title): it is read again with the title closed.
 """
 from __future__ import annotations
 
@@ -35,3 +36,17 @@ def too_deep(html: str) -> bool:
 def flattened(html: str) -> str:
     """*html* without its layout tags."""
     return _LAYOUT_TAG.sub(" ", html)
+
+
+_TITLE_OPEN = re.compile(r"<title\b[^>]*>", re.IGNORECASE)
+
+
+def closed_title(html: str) -> str | None:
+    """*html* with its <title> closed where its text ends, when the page never closes it (a
+    mangled head): the parser reads everything after an unclosed <title> as the title's text, so
+    the page has no body at all. None when the title is closed."""
+    match = _TITLE_OPEN.search(html)
+    if match is None or re.search(r"</title\s*>", html[match.end():], re.IGNORECASE):
+        return None
+    end = html.find("<", match.end())
+    return None if end < 0 else html[:end] + "</title>" + html[end:]

@@ -117,7 +117,7 @@ def domain_zone(url: str) -> str | None:
 
 def page_offset(html: str) -> timezone | None:
     """The non-zero UTC offset most of the page's timestamps are written with, if any."""
-    counts = Counter()
+    counts: Counter[int] = Counter()
     for sign, hours, minutes in _STAMP_OFFSET.findall(html or ""):
         minutes_total = int(hours) * 60 + int(minutes)
         if 0 < minutes_total <= 14 * 60:
