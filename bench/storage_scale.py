@@ -7,7 +7,8 @@ of `tipwatch serve` and every Datasette canned query of pipeline/store/browse.py
 parameters. Target: each under 100 ms warm.
 
 The data imitates two years of crawling (2 years of 12 sources, English and Vietnamese, ~5 %
-flagged with matched terms, subtopics and countries, a digest per day with its items and
+flagged with matched terms, subtopics and countries, the places each article names (0 to 4 of the
+shipped gazetteer) and the gists of the Vietnamese ones, a digest per day with its items and
 deliveries, crawl runs every 6 hours with per-source stats and errors). The schema is the real
 one (`pipeline.store.open_db`), indexes included. The data's clock is fixed (REF_NOW), and the
 queries' 'now' is pinned to it, so a cached database gives the same answers any day.
@@ -20,6 +21,7 @@ by generator version and row count; `--rebuild` makes a fresh one, `--rows` anot
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import random
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from _common import BENCH_DATA, REPO, emit, target
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: places and gists, as the crawl stores them for every article
 REF_NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)   # the generated data's "now"
 DAYS = 730
 RUNS_PER_DAY = 4
@@ -182,21 +184,49 @@ def story_fingerprint(rng: random.Random, fetched: datetime, title: str, text: s
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def gazetteer_places() -> list[tuple]:
+    """(name, country, kind, lat, lon, now_in) of every place of the shipped gazetteer."""
+    lines = [line for line in (REPO / "seeds" / "places" / "gazetteer.csv").read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#")]
+    return [(r["name"], r["country"], r["kind"], float(r["lat"]), float(r["lon"]), r["now_in"] or None)
+            for r in csv.DictReader(lines)]
+
+
+# places an article names (as pipeline/enrich finds them in every stored article): how many, by weight
+PLACES_PER_ARTICLE = {False: ((0, 1, 2, 3), (40, 30, 20, 10)), True: ((1, 2, 3, 4), (35, 35, 20, 10))}
+
+
+def article_places(rng: random.Random, gazetteer: list[tuple], article_id: int, flagged: bool) -> list[tuple]:
+    counts, weights = PLACES_PER_ARTICLE[flagged]
+    chosen = rng.sample(gazetteer, rng.choices(counts, weights)[0])
+    return [(article_id, name, country, kind, lat, lon, now_in, rng.randint(1, 4), 20 * i)
+            for i, (name, country, kind, lat, lon, now_in) in enumerate(chosen)]
+
+
+def article_gist(rng: random.Random, article_id: int, places: list[tuple], at: str) -> tuple:
+    """A Vietnamese article's English gist, of the shape build_gist makes."""
+    where = ", ".join(p[1] for p in places[:2]) or "Viet Nam"
+    gist = f"{rng.randint(2, 40)} citizens rescued · {where} · {rng.choice(('trafficking', 'forced labour'))}"
+    return (article_id, gist, None, None, "glossary", "g1-g1", at)
+
+
 def insert_articles(conn: sqlite3.Connection, rows: int, rng: random.Random, corpus: Corpus) -> list[tuple]:
     """The articles, their URLs and classifications, in crawl order (ids grow with time).
     Returns (id, day, source, flagged) of the flagged ones, for the digests."""
     start = REF_NOW - timedelta(days=DAYS)
     step = (REF_NOW - start) / rows
     flagged_rows = []
+    gazetteer = gazetteer_places()
     for first in range(0, rows, CHUNK):
-        articles, urls, classes, prints = [], [], [], []
+        articles, urls, classes, prints, places, gists = [], [], [], [], [], []
         for article_id, source in enumerate(_pick_sources(rng, min(CHUNK, rows - first)), start=first + 1):
             name, host, language, _ = source
             fetched = start + step * (article_id - 1)
             published = fetched - timedelta(minutes=rng.randint(5, 600))
             flagged = rng.random() < FLAGGED_SHARE
             title, text, description = corpus.article(language, flagged)
-            path = f"/{rng.choice(('society', 'politics-laws', 'world', 'thoi-su', 'phap-luat'))}/{article_id + 1800000}/a{article_id}.html"
+            section = rng.choice(("society", "politics-laws", "world", "thoi-su", "phap-luat"))
+            path = f"/{section}/{article_id + 1800000}/a{article_id}.html"
             key = host.removeprefix("www.") + path
             at = _iso(fetched)
             articles.append((article_id, f"https://{host}{path}", name, title, text,
@@ -204,6 +234,10 @@ def insert_articles(conn: sqlite3.Connection, rows: int, rng: random.Random, cor
                              _iso(published), "meta", language, host, description, "[]", None, at, at))
             urls.append((key, article_id))
             classes.append(_classification(rng, article_id, language, flagged, at))
+            named = article_places(rng, gazetteer, article_id, flagged)
+            places += named
+            if language == "vi":
+                gists.append(article_gist(rng, article_id, named, at))
             if flagged:
                 flagged_rows.append((article_id, fetched.date().isoformat(), name))
                 prints.append((article_id, story_fingerprint(rng, fetched, title, text, language)))
@@ -215,6 +249,10 @@ def insert_articles(conn: sqlite3.Connection, rows: int, rng: random.Random, cor
                          "snippet, subtopics, countries, classified_at, rules, probability, model_version, reason) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", classes)
         conn.executemany("INSERT INTO article_fingerprints (article_id, fingerprint) VALUES (?, ?)", prints)
+        conn.executemany("INSERT INTO article_places (article_id, place, country, kind, lat, lon, now_in, mentions, "
+                         "first_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", places)
+        conn.executemany("INSERT INTO article_gists (article_id, gist, title_en, lead_en, method, version, made_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", gists)
         conn.commit()
         done = first + len(articles)
         if done % 200_000 == 0 or done == rows:

@@ -233,7 +233,8 @@ def test_stories_group_the_articles_of_one_story(served):
     sent = served["db"].execute("SELECT count(*) FROM digest_items").fetchone()[0]
     assert len(every) == sent
     positions = [i for i, row in enumerate(every) if row["story"] == served["story"]]
-    assert positions == list(range(positions[0], positions[0] + len(served["story_ids"])))  # a story's articles are together
+    # a story's articles are together
+    assert positions == list(range(positions[0], positions[0] + len(served["story_ids"])))
 
 
 def test_source_health_agrees_with_tipwatch_status(served):
@@ -257,7 +258,8 @@ def test_crawl_history_totals_each_run(served):
         assert row["requests"] == sum(s["requests"] for s in stats)
     only_vns = query(served["base"], "crawl_history", source="vns")
     assert only_vns[0]["sources"] == "vns"
-    assert only_vns[0]["stored"] == [s for s in store.run_stats(db, runs[0]) if s["source"] == "vns"][0]["articles_stored"]
+    [vns_stats] = [s for s in store.run_stats(db, runs[0]) if s["source"] == "vns"]
+    assert only_vns[0]["stored"] == vns_stats["articles_stored"]
 
 
 def test_digests_sent_and_their_contents(served):
@@ -295,7 +297,8 @@ def test_a_busy_port_is_one_line_error(served):
     port = urllib.parse.urlsplit(served["base"]).port
     result = tipwatch("serve", "--db", served["path"], "--port", port, check=False, timeout=30)
     assert result.returncode == 1 and "Serving" not in result.stdout
-    assert result.stderr.strip() == f"Error: OSError: cannot listen on 127.0.0.1:{port}: Address already in use (another --port?)"
+    assert result.stderr.strip() == (f"Error: OSError: cannot listen on 127.0.0.1:{port}: Address already in use "
+                                     "(another --port?)")
 
 
 # ---------------------------------------------------------------- read-only
@@ -391,7 +394,8 @@ def test_the_articles_table_follows_articles_classifications_and_labels(db):
     assert overview_rows(db) == expected()
 
 
-def add_run(db, source: str, hours_ago: float, requests=10, ok=10, found=10, fetched=5, stored=1, extraction_failures=0):
+def add_run(db, source: str, hours_ago: float, requests=10, ok=10, found=10, fetched=5, stored=1,
+            extraction_failures=0):
     run_id = store.start_run(db, [source])
     store.save_source_stats(db, run_id, source, {
         "requests": requests, "responses": ok, "articles_found": found, "articles_fetched": fetched,
@@ -498,7 +502,8 @@ def test_search_index_of_an_older_database_is_rebuilt_accent_folding(tmp_path):
                             "text": "Police in Nghệ An province rescued twelve women.", "language": "en"}, ())
     with db.conn:  # back to version 6: the index without accent folding
         db.execute("DROP TABLE articles_fts")
-        db.execute("CREATE VIRTUAL TABLE articles_fts USING FTS5 (title, text, tokenize='unicode61', content='articles')")
+        db.execute("CREATE VIRTUAL TABLE articles_fts USING FTS5 "
+                   "(title, text, tokenize='unicode61', content='articles')")
         db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
         db.execute("PRAGMA user_version = 6")
     search = "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
@@ -523,7 +528,8 @@ def test_english_search_finds_vietnamese_items_through_the_glossary(served):
     assert english == {row["id"] for row in plain["rows"]}
     assert query(served["base"], "search_both_languages") == []  # an empty form finds nothing
     pairs = browse.glossary_pairs(GLOSSARY)
-    assert ("human trafficking", "mua bán người") in pairs and ("rescue", "giải cứu") in pairs and all(en == en.lower() for en, _ in pairs)
+    assert ("human trafficking", "mua bán người") in pairs and ("rescue", "giải cứu") in pairs
+    assert all(en == en.lower() for en, _ in pairs)
 
 
 def test_the_front_page_opens_articles_on_the_flagged_ones(served):
@@ -574,8 +580,9 @@ class DevTools:
         parts = urllib.parse.urlsplit(ws_url)
         self.sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
         key = "dGlwd2F0Y2gtZGV2dG9vbHM="
-        self.sock.sendall((f"GET {parts.path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.sock.sendall((f"GET {parts.path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\n"
+                           f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
         head = b""
         while b"\r\n\r\n" not in head:
             head += self.sock.recv(1)
@@ -624,9 +631,10 @@ class DevTools:
 @contextmanager
 def devtools_page(profile):
     port = free_port()
-    proc = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                             "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
+    proc = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
+                             f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
                              "--remote-debugging-address=127.0.0.1", f"--remote-debugging-port={port}", "about:blank"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -647,7 +655,8 @@ def devtools_page(profile):
 
 
 def load(page: DevTools, url: str) -> None:
-    page.call("Emulation.setDeviceMetricsOverride", width=LAPTOP[0], height=LAPTOP[1], deviceScaleFactor=1, mobile=False)
+    page.call("Emulation.setDeviceMetricsOverride", width=LAPTOP[0], height=LAPTOP[1], deviceScaleFactor=1,
+              mobile=False)
     page.call("Page.navigate", url=url)
     deadline = time.monotonic() + 30
     while not (page.evaluate("location.href") == url and page.evaluate("document.readyState") == "complete"):
@@ -668,7 +677,8 @@ def test_the_articles_page_fits_a_laptop_screen(served, tmp_path):
             width: window.innerWidth, height: window.innerHeight,
             scrollWidth: document.documentElement.scrollWidth,
             tableRight: document.querySelector('table.rows-and-columns').getBoundingClientRect().right,
-            facetsBottom: Math.max(...[...document.querySelectorAll('.facet-info')].map(f => f.getBoundingClientRect().bottom)),
+            facetsBottom: Math.max(...[...document.querySelectorAll('.facet-info')]
+                                   .map(f => f.getBoundingClientRect().bottom)),
             firstRowTop: document.querySelector('table.rows-and-columns tbody tr').getBoundingClientRect().top,
             rows: document.querySelectorAll('table.rows-and-columns tbody tr').length,
             flaggedFilter: !!document.querySelector('select[name="_filter_column_1"] option[value="flagged"][selected]')
@@ -684,3 +694,72 @@ def test_the_articles_page_fits_a_laptop_screen(served, tmp_path):
         verdict_top = page.evaluate("document.querySelector('.tipwatch-verdict').getBoundingClientRect().top")
         text = page.evaluate("document.querySelector('.tipwatch-verdict').innerText")
         assert verdict_top < LAPTOP[1] / 2 and "Flagged: on topic" in text and "Why:" in text
+
+
+def test_table_counts_are_kept_until_the_database_changes(tmp_path, monkeypatch):
+    """The front and database pages count every table; the counts are recomputed only after a write."""
+    import asyncio
+
+    path = tmp_path / "t.db"
+    db = store.open_db(path)
+    store.save_article(db, article(1))
+    datasette = serve.build_datasette(path)
+    database = datasette.get_database(serve.DATABASE)
+
+    def counted() -> int:
+        return asyncio.run(database.table_counts(limit=1000))["articles"]
+
+    assert counted() == 1
+    calls = []
+    original = serve.Database.table_counts
+
+    async def counting(self, limit=10):
+        calls.append(limit)
+        return await original(self, limit)
+
+    monkeypatch.setattr(serve.Database, "table_counts", counting)
+    assert counted() == 1 and calls == []  # nothing written: the kept counts
+    store.save_article(db, article(2))
+    assert counted() == 2 and len(calls) == 1  # a write: counted again
+
+    async def table_page_count() -> int:
+        response = await datasette.client.get("/tipwatch/articles.json?_size=1")
+        return response.json()["filtered_table_rows_count"]
+
+    counts_run = []
+    original_execute = serve.Database.execute
+
+    async def recording(self, sql, *args, **kwargs):
+        counts_run.extend([sql] if sql.startswith("select count(*) from articles") else [])
+        return await original_execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(serve.Database, "execute", recording)
+    assert asyncio.run(table_page_count()) == 2 and asyncio.run(table_page_count()) == 2
+    assert len(counts_run) == 1  # a table's page: its whole count kept likewise
+    store.save_article(db, article(3))
+    assert asyncio.run(table_page_count()) == 3 and len(counts_run) == 2
+
+
+def test_a_facet_past_its_row_bound_is_not_run_and_says_so(tmp_path, monkeypatch):
+    import asyncio
+
+    from datasette.plugins import pm
+
+    path = tmp_path / "t.db"
+    db = store.open_db(path)
+    for n in range(1, 4):
+        store.save_classification(db, store.save_article(db, article(n)), verdict(True))
+    datasette = serve.build_datasette(path)
+    facets = next(p for p in pm.get_plugins() if getattr(p, "__name__", "") == "tipwatch_facets.py")
+
+    async def page() -> tuple[dict, str]:
+        data = await datasette.client.get("/tipwatch/article_overview.json?flagged=1")
+        html = await datasette.client.get("/tipwatch/article_overview?flagged=1")
+        return data.json()["facet_results"], html.text
+
+    shown, html = asyncio.run(page())
+    assert {"subtopics", "countries", "source"} <= set(shown) and "timed out" not in html
+    monkeypatch.setattr(facets.BoundedArrayFacet, "max_rows", 2)  # three flagged articles: past it
+    bounded, html = asyncio.run(page())
+    assert "source" in bounded and "subtopics" not in bounded and "countries" not in bounded
+    assert "These facets timed out: subtopics, countries" in html

@@ -46,6 +46,13 @@ def ensure_views(db: sqlite_utils.Database) -> list[str]:
 
 # ---------------------------------------------------------------- canned queries
 
+# Rows a canned query's page shows at most. Datasette renders every row of a canned query, with
+# no pagination, each cell through the render_cell hooks: ~0.2 ms a row of ten columns, so 500
+# rows are a 100 ms page of their own (bench/storage_scale.py). The Articles page paginates them all.
+PAGE_ROWS = 200
+MAP_PLACES = 300  # the map's pins by default; its `places` asks for more (a slower page)
+
+
 # "7 days before now", or :days before now: the bound of an indexed range on articles.published
 def _cutoff(param: str, default: int) -> str:
     return f"date('now', '-' || coalesce(nullif(:{param}, ''), {default}) || ' days')"
@@ -64,6 +71,7 @@ SELECT coalesce(a.published, a.fetched_at) AS published, a.title, a.source, a.la
 FROM articles a JOIN classifications c ON c.article_id = a.id
 WHERE +c.flagged = 1 AND {_recent(_cutoff('days', 7))}
 ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC
+LIMIT {PAGE_ROWS}
 """
 
 # datasette-atom turns a query with atom_id, atom_title and atom_updated into a feed (.atom);
@@ -96,10 +104,11 @@ items AS (  -- every article of those stories, in whichever digest it was sent
   FROM chosen c JOIN digest_items di ON coalesce(di.story_key, 's' || di.article_id) = c.story
   JOIN digests d ON d.id = di.digest_id
 ),
-stories AS (
+stories AS (  -- the latest ones: a page of stories, not every one of a month
   SELECT story, count(*) AS articles, min(digest_day) AS first_sent, max(digest_day) AS last_sent,
          min(digest_day || printf('%06d', position)) AS first_place
   FROM items GROUP BY story
+  ORDER BY last_sent DESC, first_place LIMIT {PAGE_ROWS // 2}
 )
 SELECT s.story, s.articles AS story_articles, s.first_sent, s.last_sent, i.digest_day,
        coalesce(a.published, a.fetched_at) AS published, a.title, a.source, a.language,
@@ -208,7 +217,7 @@ FROM classifications c LEFT JOIN labels l ON l.article_id = c.article_id
 WHERE c.article_id = ?
 """
 
-CRAWL_HISTORY = """
+CRAWL_HISTORY = f"""
 SELECT r.id AS run_id, r.started_at, r.finished_at, r.status,
        round((julianday(r.finished_at) - julianday(r.started_at)) * 86400) AS seconds,
        group_concat(s.source, ', ') AS sources, sum(s.requests) AS requests, sum(s.responses) AS responses,
@@ -223,11 +232,13 @@ FROM crawl_runs r LEFT JOIN crawl_source_stats s ON s.run_id = r.id AND (:source
 GROUP BY r.id
 HAVING :source = '' OR count(s.source) > 0
 ORDER BY r.id DESC
-LIMIT 500
+LIMIT {PAGE_ROWS}
 """
 
 DIGESTS_SENT = """
-WITH recent AS (SELECT * FROM digests ORDER BY day DESC LIMIT 92),  -- a quarter: each digest costs a source look-up per article
+WITH recent AS (  -- a quarter: each digest costs a source look-up per article
+  SELECT * FROM digests ORDER BY day DESC LIMIT 92
+),
 items AS (
   SELECT r.id AS digest_id, di.article_id, coalesce(di.story_key, 's' || di.article_id) AS story,
          (SELECT source FROM articles WHERE id = di.article_id) AS source
@@ -274,7 +285,7 @@ LEFT JOIN classifications c ON c.article_id = a.id
 LEFT JOIN labels l ON l.article_id = a.id
 WHERE l.article_id IS NULL AND {_recent(_cutoff('days', 30))}
 ORDER BY c.probability IS NULL, abs(c.probability - 0.5), coalesce(a.published, a.fetched_at) DESC, a.id DESC
-LIMIT 500
+LIMIT {PAGE_ROWS // 2}
 """
 
 # -- an English search that also finds Vietnamese articles, through a vi → en glossary (the
@@ -325,34 +336,51 @@ ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC
 """
 
 # -- places on a map and counts over time (article_places: pipeline/enrich/places.py via pipeline/enrich/__init__.py)
-# Both read a published-date window through the index on articles.published, then each article's
-# classification and places by their keys: bounded on a million articles.
+
+def _flagged_since(cutoff: str, newest: str = "") -> str:
+    """A CTE `flagged` of (id, at): the flagged articles published since `cutoff` (undated ones:
+    fetched since), only the `newest` (an SQL expression) when given. Two ranges of the covering
+    index on article_overview (flagged, published), merged newest first: only the flagged articles
+    of the window are read, not every article of it (5 % are flagged, and a year of a
+    million-article database is half a million rows), and with `newest` only as many of them."""
+    bound = f"\n  ORDER BY at DESC LIMIT {newest}" if newest else ""
+    return f"""flagged AS (
+  SELECT id, published AS at FROM article_overview WHERE flagged = 1 AND published >= {cutoff}
+  UNION ALL
+  SELECT id, fetched_at FROM article_overview WHERE flagged = 1 AND published IS NULL AND fetched_at >= {cutoff}{bound}
+)"""
+
+
+_MAP_PLACES = f"coalesce(nullif(:places, ''), {MAP_PLACES})"
+
+# the newest flagged articles first (as many as pins wanted: each names a place or more), then their places
 PLACES_MAP = f"""
+WITH {_flagged_since(_cutoff('days', 365), newest=_MAP_PLACES)}
 SELECT p.place, p.country, p.kind, p.now_in, p.lat AS latitude, p.lon AS longitude,
-       coalesce(a.published, a.fetched_at) AS published, a.title, a.source, a.language,
-       (SELECT g.gist FROM article_gists g WHERE g.article_id = a.id) AS gist, a.url, a.id AS article_id
-FROM articles a JOIN classifications c ON c.article_id = a.id JOIN article_places p ON p.article_id = a.id
-WHERE +c.flagged = 1 AND p.kind != 'country' AND {_recent(_cutoff('days', 365))}
-ORDER BY coalesce(a.published, a.fetched_at) DESC, a.id DESC, p.first_at
-LIMIT 5000
+       f.at AS published, a.title, a.source, a.language,
+       (SELECT g.gist FROM article_gists g WHERE g.article_id = f.id) AS gist, a.url, f.id AS article_id
+FROM flagged f JOIN article_places p ON p.article_id = f.id JOIN articles a ON a.id = f.id
+WHERE p.kind != 'country'
+ORDER BY f.at DESC, f.id DESC, p.first_at
+LIMIT {_MAP_PLACES}
 """
 
 # the Monday of the article's week ('weekday 0' is the next Sunday, or the day itself)
-_WEEK = "date(substr(coalesce(a.published, a.fetched_at), 1, 10), 'weekday 0', '-6 days')"
+_WEEK = "date(substr(f.at, 1, 10), 'weekday 0', '-6 days')"
 
 FLAGGED_PER_WEEK_BY_COUNTRY = f"""
-SELECT {_WEEK} AS week, p.country, count(DISTINCT a.id) AS articles
-FROM articles a JOIN classifications c ON c.article_id = a.id JOIN article_places p ON p.article_id = a.id
-WHERE +c.flagged = 1 AND {_recent(_cutoff('days', 182))}
+WITH {_flagged_since(_cutoff('days', 182))}
+SELECT {_WEEK} AS week, p.country, count(DISTINCT f.id) AS articles
+FROM flagged f JOIN article_places p ON p.article_id = f.id
 GROUP BY week, p.country
 ORDER BY week, articles DESC
 """
 
 FLAGGED_PER_WEEK_BY_SUBTOPIC = f"""
-SELECT {_WEEK} AS week, coalesce(t.value, '(none)') AS subtopic, count(DISTINCT a.id) AS articles
-FROM articles a JOIN classifications c ON c.article_id = a.id
+WITH {_flagged_since(_cutoff('days', 182))}
+SELECT {_WEEK} AS week, coalesce(t.value, '(none)') AS subtopic, count(DISTINCT f.id) AS articles
+FROM flagged f JOIN classifications c ON c.article_id = f.id
 LEFT JOIN json_each(CASE WHEN c.subtopics IN ('', '[]') THEN NULL ELSE c.subtopics END) t
-WHERE +c.flagged = 1 AND {_recent(_cutoff('days', 182))}
 GROUP BY week, subtopic
 ORDER BY week, articles DESC
 """
@@ -368,8 +396,9 @@ _CANNED_QUERIES: dict[str, dict] = {
     "flagged_last_7_days": {
         "title": "Flagged in the last 7 days",
         "description": "Articles the classifier flagged, published (or, undated, fetched) in the last "
-                       "7 days, newest first, with the matched terms and the snippet. `days` widens "
-                       "the window (empty: 7). The Atom feed of flagged articles is the flagged_feed query.",
+                       f"7 days, newest first ({PAGE_ROWS} at most: the Articles page lists every one), with "
+                       "the matched terms and the snippet. `days` widens the window (empty: 7). The Atom feed "
+                       "of flagged articles is the flagged_feed query.",
         "sql": FLAGGED_LAST_DAYS, "params": ["days"],
     },
     "flagged_feed": {
@@ -381,8 +410,9 @@ _CANNED_QUERIES: dict[str, dict] = {
     "stories": {
         "title": "Stories",
         "description": "Articles sent in digests grouped by story (the same event reported by several "
-                       "outlets or languages, and its follow-ups), latest story first. `story` shows one "
-                       "story (e.g. s12); `days` is how far back stories were last sent (empty: 30).",
+                       f"outlets or languages, and its follow-ups), latest story first ({PAGE_ROWS // 2} stories at "
+                       "most). `story` shows one story (e.g. s12); `days` is how far back stories were last sent "
+                       "(empty: 30).",
         "sql": STORIES, "params": ["story", "days"],
     },
     "source_health": {
@@ -396,14 +426,15 @@ _CANNED_QUERIES: dict[str, dict] = {
     },
     "crawl_history": {
         "title": "Crawl history",
-        "description": "Every crawl run, newest first (500 at most): its totals over its sources and its "
+        "description": f"Every crawl run, newest first ({PAGE_ROWS} at most): its totals over its sources and its "
                        "errors by kind. `source` limits it to one source.",
         "sql": CRAWL_HISTORY, "params": ["source"],
     },
     "digests_sent": {
         "title": "Digests sent",
-        "description": "The last 92 digests (about three months), newest first: how many articles and stories it held, from which "
-                       "sources, and what each channel delivered (not sent: written to its file only).",
+        "description": "The last 92 digests (about three months), newest first: how many articles and stories "
+                       "it held, from which sources, and what each channel delivered (not sent: written to its "
+                       "file only).",
         "sql": DIGESTS_SENT, "params": [],
     },
     "digest_contents": {
@@ -423,9 +454,10 @@ _CANNED_QUERIES: dict[str, dict] = {
     "places_map": {
         "title": "Map of flagged articles by place",
         "description": "Each place a flagged article names, on a map (gazetteer: seeds/places/gazetteer.csv), "
-                       "published in the last `days` days (empty: 365), 5000 places at most; a country named "
+                       f"published in the last `days` days (empty: 365); the newest `places` of them (empty: "
+                       f"{MAP_PLACES}; more make a slower page). A country named "
                        "without a place is not pinned. Click a cluster to zoom, a pin for the article.",
-        "sql": PLACES_MAP, "params": ["days"],
+        "sql": PLACES_MAP, "params": ["days", "places"],
     },
     "flagged_per_week_by_country": {
         "title": "Flagged articles per week, by country",
@@ -444,7 +476,7 @@ _CANNED_QUERIES: dict[str, dict] = {
         "title": "Awaiting an analyst's label",
         "description": "Articles no analyst has labelled yet, the model's most uncertain first "
                        "(probability nearest 0.5; unscored ones last), then newest; published in the "
-                       "last `days` days (empty: 30), 500 at most.",
+                       f"last `days` days (empty: 30), {PAGE_ROWS // 2} at most.",
         "sql": AWAITING_LABEL, "params": ["days"],
     },
 }
