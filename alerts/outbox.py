@@ -119,8 +119,9 @@ def write_and_deliver(db, day: str | None, digests_dir, channels: dict[str, Chan
     shared = shared_parts(digest)
     reports = []
     if channels:
-        digest_id = store.digest_for_day(db, digest["day"])["id"]
-        reports = deliver_digest(db, digest["day"], digest_id, story_order(digest), channels, shared, sleep=sleep)
+        stored = store.digest_for_day(db, digest["day"])
+        assert stored is not None  # recorded by write_digest
+        reports = deliver_digest(db, digest["day"], stored["id"], story_order(digest), channels, shared, sleep=sleep)
     if teams:
         reports += deliver_team_digests(db, digest["day"], digest["team_digests"], teams, shared, sleep=sleep)
     return path, digest, reports

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -183,6 +184,7 @@ def prepare(digest: dict) -> dict:
     notes = [{"source": clean(n.get("source")) or "?", "state": clean(n.get("state")) or "failing",
               "detail": clean(n.get("detail"))} for n in digest.get("source_notes") or []]
     since = digest.get("since")
+    story_count = digest.get("story_count")
     return {
         "day": day,
         "day_human": human_day(day),
@@ -190,7 +192,7 @@ def prepare(digest: dict) -> dict:
         "since_human": human_day(since, day) if since else None,
         "period": f"{since} to {day}" if since else day,
         "total": total,
-        "story_count": int(digest.get("story_count") if digest.get("story_count") is not None else len(stories)),
+        "story_count": int(story_count if story_count is not None else len(stories)),
         "per_source": [(clean(k), v) for k, v in (digest.get("per_source") or {}).items()],
         "languages": [(language_name(k), v) for k, v in (digest.get("languages") or {}).items()],
         "stories": stories,
@@ -389,7 +391,8 @@ def _footer_texts(view: dict) -> list[str]:
         detail = f": {slack_fit(n['detail'], 300)}" if n["detail"] else ""
         texts.append(f":warning: {slack_fit(n['source'], 80)} is {slack_fit(n['state'], 20)}{detail}")
     for n in view["silent"]:
-        texts.append(f":zzz: {slack_fit(n['source'], 80)} was silent{': ' + slack_fit(n['detail'], 300) if n['detail'] else ''}")
+        detail = f": {slack_fit(n['detail'], 300)}" if n["detail"] else ""
+        texts.append(f":zzz: {slack_fit(n['source'], 80)} was silent{detail}")
     return texts
 
 
@@ -406,7 +409,7 @@ def slack_messages(digest: dict, *, channel_label: str | None = None) -> list[di
     footer = _context(_footer_texts(view))
 
     pages: list[dict] = []
-    current = {"blocks": list(intro), "ids": [], "stories": 0}
+    current: dict[str, Any] = {"blocks": list(intro), "ids": [], "stories": 0}
     for blocks, ids in units:
         if len(current["blocks"]) + len(blocks) > SLACK_MAX_BLOCKS:
             pages.append(current)

@@ -212,7 +212,7 @@ def _text_sim(a: dict, b: dict) -> float:
     ma, mb = a.get("minhash") or [], b.get("minhash") or []
     if not ma or len(ma) != len(mb):
         return 0.0
-    return sum(x == y for x, y in zip(ma, mb)) / len(ma)
+    return sum(x == y for x, y in zip(ma, mb, strict=True)) / len(ma)
 
 
 def _jaccard(x, y) -> float:

@@ -274,6 +274,6 @@ def subscription_channels(sub: Subscription, path: Path, env: Mapping[str, str],
             problems.append(f"{sub.target('slack')}: {sub.slack_webhook_env} is not set")
         else:
             channels[sub.target("slack")] = SlackChannel(
-                webhook_url=Secret(hook) if hook else None, channel=sub.slack_channel or f"#{sub.name}", send_empty=False,
-                timeout=settings["slack"]["timeout"])
+                webhook_url=Secret(hook) if hook else None, channel=sub.slack_channel or f"#{sub.name}",
+                send_empty=False, timeout=settings["slack"]["timeout"])
     return channels, problems

@@ -147,7 +147,7 @@ def main() -> int:
     now = max(datetime.now(), latest + timedelta(days=1))
 
     rows, errors, started = [], 0, time.perf_counter()
-    for page, truth in zip(pages, truths):
+    for page, truth in zip(pages, truths, strict=True):
         precision = (page["golden"] or {}).get("published_precision", "minute")
         has_time = "T" in truth and precision != "date"
         got, source, problems = None, None, []

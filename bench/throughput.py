@@ -125,7 +125,7 @@ def site_documents(pages: list[Page], base: str) -> dict[str, tuple[bytes, str]]
                     for i, p in enumerate(paths[-50:]))
     docs["/feed.rss"] = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>bench</title>'
                          f"<link>{base}/</link>{items}</channel></rss>".encode(), "application/rss+xml; charset=utf-8")
-    for path, page in zip(paths, pages):
+    for path, page in zip(paths, pages, strict=True):
         # no charset: the crawl must find the page's own encoding, as trafilatura alone does
         docs[path] = (page.body, "text/html")
     return docs

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.topic import labelled  # noqa: E402
-from pipeline.topic import rules as classify
+from pipeline.topic import rules as classify  # noqa: E402
 from pipeline.topic.model import train  # noqa: E402
 from pipeline.topic.stage import TopicStage  # noqa: E402
 

@@ -35,7 +35,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--file", default=str(STREAM), help="a labelled JSONL stream (default: the dev half)")
     parser.add_argument("--rules-only", action="store_true", help="the rules alone, without the model")
-    parser.add_argument("--profile", default=str(REPO / "seeds" / "topics" / "trafficking.toml"), help="a topic profile (TOML)")
+    parser.add_argument("--profile", default=str(REPO / "seeds" / "topics" / "trafficking.toml"),
+                        help="a topic profile (TOML)")
     args = parser.parse_args()
     if not Path(args.file).exists():
         print(f"shared data missing: {args.file} was not found; false alarms on real news NOT measured")
@@ -54,7 +55,7 @@ def main() -> int:
           f"model {model.version if model else 'none (rules only)'}")
     figs, targets = {}, []
     for lang, v in report["by_lang"].items():
-        caught = sum(1 for ex, r in zip(examples, results)
+        caught = sum(1 for ex, r in zip(examples, results, strict=True)
                      if ex.lang == lang and ex.kind == "pos-stream" and r["flagged"])
         real = sum(1 for ex in examples if ex.lang == lang and ex.kind == "pos-stream")
         print(f"{lang}: {v['fp']} false alarms in {v['fp'] + v['tn']} negatives = "
@@ -68,7 +69,7 @@ def main() -> int:
         if real:  # a language with no real trafficking story in the stream has nothing to judge
             targets.append(target(f"{lang}: real trafficking stories caught", f"{real}/{real}",
                                   f"{caught}/{real}", caught == real))
-    for ex, r in zip(examples, results):
+    for ex, r in zip(examples, results, strict=True):
         if ex.label is not None and bool(ex.label) != r["flagged"]:
             what = "FALSE ALARM" if r["flagged"] else "MISSED"
             print(f"  {what} {ex.id} ({ex.lang}, {ex.kind}): {r['reason']}; rules {r['rules']}")

@@ -51,8 +51,9 @@ class ScopeMiddleware:
         if scope is None or source is None:
             return Refusal("offsite", f"request without a source's scope: {request.url[:200]}")
         refusal = url_refusal(request.url, scope, source)
-        if refusal is None:
-            self.scope_by_host.setdefault(host_key(request.url), (source, scope))
+        # url_refusal refuses a URL without a host: an accepted one has one
+        if refusal is None and (host := host_key(request.url)) is not None:
+            self.scope_by_host.setdefault(host, (source, scope))
         return refusal
 
     def _robots_refusal(self, request, chain) -> Refusal | None:

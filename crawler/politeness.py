@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
+from scrapy.robotstxt import RobotParser
+from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
@@ -31,12 +33,16 @@ THROTTLE_STATUSES = (429, 503)
 UNREACHABLE = ("dns", "connection", "timeout")
 
 
-class _DisallowAll:
+class _DisallowAll(RobotParser):
     """The robots rules of a site whose robots.txt could not be read (RFC 9309 §2.3.1.4), with
     the refusal each of its requests is recorded as."""
 
     def __init__(self, refusal: Refusal):
         self.refusal = refusal
+
+    @classmethod
+    def from_crawler(cls, crawler, robotstxt_body):
+        raise TypeError("_DisallowAll stands for a robots.txt that could not be read; it parses none")
 
     def allowed(self, url, user_agent) -> bool:
         return False
@@ -78,6 +84,7 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
                              f"{reason}: the site is treated as disallowed for this run (RFC 9309 §2.3.1.4)")
         self._stats.inc_value("robotstxt/unavailable")
         pending = self._parsers[netloc]
+        assert isinstance(pending, Deferred)  # as in Scrapy's own: the robots.txt is still awaited
         self._parsers[netloc] = parser = _DisallowAll(reason)
         pending.callback(parser)
 
@@ -105,10 +112,11 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
 
 
 class RetryAfterMiddleware(RetryMiddleware):
-    def __init__(self, settings):
+    def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
         self.max_wait = settings.getfloat("TIPWATCH_RETRY_AFTER_MAX", 120.0)
-        self.not_before: dict[str, float] = {}  # host → monotonic time its pause ends
+        # host (host_key's; None for a URL without one) → monotonic time its pause ends
+        self.not_before: dict[str | None, float] = {}
 
     async def process_request(self, request, spider=None):
         wait = self.not_before.get(host_key(request.url), 0.0) - time.monotonic()

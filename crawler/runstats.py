@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import exceptions as scrapy_errors
@@ -53,7 +54,7 @@ class SourceStats:
         self.error_counts[kind] += 1
 
     def as_row(self) -> dict:
-        row = {name: self.counts[name] for name in COUNTERS}
+        row: dict[str, Any] = {name: self.counts[name] for name in COUNTERS}
         row["status_counts"] = dict(self.status_counts)
         row["error_counts"] = dict(self.error_counts)
         row["duration_s"] = round(time.monotonic() - self.started, 3)
@@ -83,8 +84,8 @@ def describe_exception(exc: BaseException, host: str | None) -> tuple[str, str]:
         return "http", f"HTTP {exc.response.status}"
     if isinstance(exc, OutOfScope):
         return exc.kind, exc.detail
-    if isinstance(exc, _FAILURE_KINDS[0][0]) and refusal_for(host):
-        address, reason = refusal_for(host)
+    if isinstance(exc, _FAILURE_KINDS[0][0]) and (refusal := refusal_for(host)):
+        address, reason = refusal
         return "blocked-address", (f"not connected to {host}: it resolves to {address}, {reason}, "
                                    "which is not in the allowed addresses (TIPWATCH_ALLOW_ADDRESSES)")
     for kinds, kind, detail in _FAILURE_KINDS:

@@ -36,10 +36,12 @@ class Source:
     stale_after_hours: float = 48.0
     allowed_hosts: tuple[str, ...] = ()   # hosts beyond those of its start URLs ("cdn.example.com")
     max_sitemaps: int | None = None        # sitemap documents per run (None: the crawl's setting)
-    timezone: str | None = None            # the publisher's IANA zone, for its local day (pipeline.extract.publisher_time)
-    compiled_pattern: re.Pattern = field(default=None, compare=False, repr=False)
+    # the publisher's IANA zone, for its local day (pipeline.extract.publisher_time)
+    timezone: str | None = None
+    compiled_pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     def is_article_url(self, url: str) -> bool:
+        assert self.compiled_pattern is not None, "a Source from load_sources() carries its compiled pattern"
         return bool(self.compiled_pattern.search(url))
 
     @property
@@ -50,7 +52,7 @@ class Source:
 _NUMBER = (int, float)  # an int or a float (not a bool)
 
 # key -> (type, required)
-_SCHEMA = {
+_SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "name": (str, True),
     "title": (str, True),
     "language": (str, True),
@@ -90,9 +92,9 @@ def _check_types(index: int, entry: dict) -> None:
         value = entry[key]
         # bool is a subclass of int: reject True for max_pages
         if not isinstance(value, kind) or (kind in (int, _NUMBER) and isinstance(value, bool)):
-            expected = "a number" if kind is _NUMBER else kind.__name__
+            expected = "a number" if isinstance(kind, tuple) else kind.__name__  # the one tuple: _NUMBER
             raise _entry_error(index, entry, key, f"must be {expected}, got {type(value).__name__}")
-        if key in _URL_LISTS:
+        if key in _URL_LISTS and isinstance(value, list):  # (a list: their kind, checked above)
             _check_urls(index, entry, key, value)
     if not all(isinstance(h, str) and _HOST_RE.match(h) for h in entry.get("allowed_hosts", [])):
         raise _entry_error(index, entry, "allowed_hosts",

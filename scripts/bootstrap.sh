@@ -1,5 +1,5 @@
 #!/bin/sh
-# Create .venv and install tipwatch with its test tools. Needs only python3; on Debian,
+# Create .venv and install tipwatch with its test and lint tools. Needs only python3; on Debian,
 # where `python3 -m venv` needs the python3-venv package, it installs it when run as root.
 set -eu
 PY=${PYTHON:-python3}
@@ -27,4 +27,4 @@ if ! make_venv; then
 fi
 
 "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-"$VENV/bin/python" -m pip install -q -e '.[test]'
+"$VENV/bin/python" -m pip install -q -e '.[test,lint]'

@@ -23,11 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline.topic import (
-    labelled,
-    model,  # noqa: E402
-)
-from pipeline.topic import rules as classify
+from pipeline.topic import labelled, model  # noqa: E402
+from pipeline.topic import rules as classify  # noqa: E402
 from pipeline.topic.evaluate import figures  # noqa: E402
 from pipeline.topic.rules import ModelPolicy  # noqa: E402
 from pipeline.topic.stage import decide  # noqa: E402
@@ -42,14 +39,15 @@ def out_of_fold(examples: list[labelled.Example]) -> list[float]:
         train = [ex for i, ex in enumerate(examples) if i % FOLDS != fold]
         held = [i for i in range(len(examples)) if i % FOLDS == fold]
         fitted = model.train(train)
-        for i, p in zip(held, fitted.probabilities([(examples[i].title, examples[i].text) for i in held])):
+        for i, p in zip(held, fitted.probabilities([(examples[i].title, examples[i].text) for i in held]),
+                        strict=True):
             probabilities[i] = p
     return probabilities
 
 
 def scored(profile, examples: list[labelled.Example], probabilities: list[float | None]) -> list[tuple]:
     return [(classify.classify(profile, title=ex.title, text=ex.text, language=ex.lang)["score"], p)
-            for ex, p in zip(examples, probabilities)]
+            for ex, p in zip(examples, probabilities, strict=True)]
 
 
 def stream_errors(profile, policy: ModelPolicy, stream: list[labelled.Example], pairs: list[tuple]) -> dict:
@@ -85,7 +83,9 @@ def main() -> int:
     print(f"rules only: P {rules_only['precision']} R {rules_only['recall']} F1 {rules_only['f1']}")
     print(f"real stream: {len(stream)} articles from {STREAM}" if stream else
           f"real stream: {STREAM} is missing; policies ranked on cross-validation alone")
-    for _, worst, f1, rescue, evidence, veto, report, real in sorted(rows, key=lambda r: (r[0], -r[1], -r[2]))[:int(sys.argv[1]) if len(sys.argv) > 1 else 12]:
+    shown = int(sys.argv[1]) if len(sys.argv) > 1 else 12
+    ranked = sorted(rows, key=lambda r: (r[0], -r[1], -r[2]))
+    for _, worst, f1, rescue, evidence, veto, report, real in ranked[:shown]:
         langs = "  ".join(f"{k} P {v['precision']} R {v['recall']}" for k, v in report["by_lang"].items())
         stream_note = "  ".join(f"{k} FA/1000 {fa:g} missed {m}" for k, (fa, m) in real.items())
         print(f"rescue {rescue:<4} evidence {evidence:<3} veto {veto:<4}: CV worst {worst:.3f} F1 {f1}  [{langs}]"

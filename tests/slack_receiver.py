@@ -57,7 +57,8 @@ def validate(payload) -> None:
             raise Invalid("no_text")
         return
     if not isinstance(blocks, list) or not 1 <= len(blocks) <= MAX_BLOCKS:
-        raise Invalid(f"blocks must be a list of 1..{MAX_BLOCKS} (got {len(blocks) if isinstance(blocks, list) else blocks!r})")
+        got = len(blocks) if isinstance(blocks, list) else repr(blocks)
+        raise Invalid(f"blocks must be a list of 1..{MAX_BLOCKS} (got {got})")
     for i, block in enumerate(blocks):
         where = f"blocks[{i}]"
         if not isinstance(block, dict) or block.get("type") not in BLOCK_TYPES:

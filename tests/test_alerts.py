@@ -100,8 +100,9 @@ def test_a_qualifying_article_is_alerted_once_before_the_crawl_returns_and_the_d
             env.update(TIPWATCH_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}", TIPWATCH_SLACK_WEBHOOK_URL=slack.url)
             first = crawl(env)
             # sent before `tipwatch crawl` returned: nothing runs after it here
-            assert sorted(subjects(handler)) == ["[tipwatch] ALERT: Court opens human trafficking trial of ring leaders",
-                                                 "[tipwatch] ALERT: Police rescue women sold across border"]
+            assert sorted(subjects(handler)) == [
+                "[tipwatch] ALERT: Court opens human trafficking trial of ring leaders",
+                "[tipwatch] ALERT: Police rescue women sold across border"]
             assert "alerts email: sent 2 alerts" in first.stdout and "alerts slack: sent 2 alerts" in first.stdout
             text = body(handler.envelopes[0])
             assert "Why: rule tip-core" in text and "http://127.0.0.1:" in text and "score " in text
@@ -263,7 +264,8 @@ def test_the_daemons_crawl_job_alerts_once_across_its_crawls(world):
     (root / "schedule.toml").write_text('[crawl]\nevery = "2s"\n[digest]\ncron = "0 7 * * *"\n')
     with SlackReceiver() as slack:
         env.update(TIPWATCH_SLACK_WEBHOOK_URL=slack.url, TIPWATCH_LOOKBACK_DAYS="0")
-        daemon = subprocess.Popen([sys.executable, "-m", "tipwatch.cli", "daemon", "--schedule", str(root / "schedule.toml")],
+        daemon = subprocess.Popen([sys.executable, "-m", "tipwatch.cli", "daemon",
+                                   "--schedule", str(root / "schedule.toml")],
                                   cwd=REPO, env=dict(os.environ, **env), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         try:

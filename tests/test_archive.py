@@ -34,7 +34,8 @@ def archived(db, tmp_path):
     archive.close()
     road_ref = ref_of(db, ids["road"])
     db.execute("INSERT INTO settled_urls (url, source, reason, settled_at, warc_file, warc_offset) "
-               "VALUES ('x', 'vns', 'older than window: 2019-01-01', '2026-11-22', ?, ?)", [road_ref.file, road_ref.offset])
+               "VALUES ('x', 'vns', 'older than window: 2019-01-01', '2026-11-22', ?, ?)",
+               [road_ref.file, road_ref.offset])
     db.conn.commit()
     files = {name: ref_of(db, ids[name]).file for name in ("flagged", "pangolin", "flagged_2", "drugs")}
     assert len(set(files.values())) == 4

@@ -395,7 +395,8 @@ def test_slack_errors(digest, tmp_path):
                 channel.deliver(message)
             assert info.value.retryable and info.value.status == 500
 
-        bad = Message("slack", 0, [], {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]}, "")
+        too_long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+        bad = Message("slack", 0, [], {"blocks": [too_long]}, "")
         with pytest.raises(DeliveryError) as info:
             channel.deliver(bad)
         assert not info.value.retryable and info.value.status == 400 and "invalid_blocks" in str(info.value)
@@ -415,7 +416,8 @@ def test_slack_errors(digest, tmp_path):
 def test_slack_empty_day(tmp_path):
     channel = load_channels(tmp_path / "none.toml", {}, ["slack"], dry_run=True)["slack"]
     assert channel.messages(empty_digest()) == []
-    noisy = load_channels(tmp_path / "none.toml", {"TIPWATCH_SLACK_SEND_EMPTY": "yes"}, ["slack"], dry_run=True)["slack"]
+    noisy = load_channels(tmp_path / "none.toml", {"TIPWATCH_SLACK_SEND_EMPTY": "yes"}, ["slack"],
+                          dry_run=True)["slack"]
     [message] = noisy.messages(empty_digest())
     validate(message.payload)
     assert message.article_ids == [] and "Nothing new" in json.dumps(message.payload)
@@ -485,13 +487,15 @@ def test_secrets_masked_everywhere():
     env = {"TIPWATCH_EMAIL_TO": "a@x.test", "TIPWATCH_SMTP_URL": "smtps://me%40x.test:Sup3r%2FSecret@mail.test",
            "TIPWATCH_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T1/B1/VerySecretToken"}
     chans = load_channels(SHIPPED_CHANNELS, env=env, names=["email", "slack"])
-    shown = repr(chans) + str(chans) + repr(chans["email"].target) + repr(chans["slack"].webhook) + str(chans["slack"].webhook)
+    shown = (repr(chans) + str(chans) + repr(chans["email"].target) + repr(chans["slack"].webhook)
+             + str(chans["slack"].webhook))
     for secret in ("Sup3r", "VerySecretToken", "/B1/"):
         assert secret not in shown
     assert chans["email"].target.password.reveal() == "Sup3r/Secret" and chans["email"].target.username == "me@x.test"
     assert chans["email"].target.port == 465
     with pytest.raises(ChannelConfigError) as info:
-        load_channels(SHIPPED_CHANNELS, env=dict(env, TIPWATCH_SMTP_URL="http://me:Sup3rSecret@mail.test"), names=["email"])
+        load_channels(SHIPPED_CHANNELS, env=dict(env, TIPWATCH_SMTP_URL="http://me:Sup3rSecret@mail.test"),
+                      names=["email"])
     assert "Sup3rSecret" not in str(info.value)
 
 

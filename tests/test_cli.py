@@ -65,7 +65,8 @@ def test_cli_module_stays_light_for_the_crawl_workers():
     import subprocess
     import sys
 
-    probe = "import sys, tipwatch.cli; print(sorted(m for m in ('sqlite_utils', 'numpy', 'scrapy') if m in sys.modules))"
+    probe = ("import sys, tipwatch.cli; "
+             "print(sorted(m for m in ('sqlite_utils', 'numpy', 'scrapy') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout == "[]\n"
 
@@ -116,7 +117,8 @@ def test_configuration_layers_defaults_file_environment_options(tmp_path):
 
     defaults = load(environ={"HOME": str(tmp_path)})
     assert defaults.db == Path("data/tipwatch.db") and defaults.warc_dir == Path("data/warc")
-    assert defaults.seeds_dir == bundled("seeds") and defaults.profile == bundled("seeds") / "topics" / "trafficking.toml"
+    assert defaults.seeds_dir == bundled("seeds")
+    assert defaults.profile == bundled("seeds") / "topics" / "trafficking.toml"
     assert (defaults.warc_retention_days, defaults.warc_keep_flagged, defaults.lookback_days) == (90, True, 7)
     (tmp_path / "tipwatch.toml").write_text('[paths]\ndata = "state"\n[crawl]\nlookback_days = 3\n'
                                             '[warc]\nretention_days = 30\nkeep_flagged = false\n')
@@ -133,7 +135,8 @@ def test_configuration_layers_defaults_file_environment_options(tmp_path):
 def test_a_bad_configuration_file_names_the_key(tmp_path):
     (tmp_path / "c.toml").write_text("[crawl]\nlookback_dayz = 3\n")
     result = CliRunner().invoke(cli, ["--config", str(tmp_path / "c.toml"), "sources"])
-    assert result.exit_code == 1 and result.output == f"Error: {tmp_path / 'c.toml'}: [crawl] lookback_dayz: unknown setting\n"
+    assert result.exit_code == 1
+    assert result.output == f"Error: {tmp_path / 'c.toml'}: [crawl] lookback_dayz: unknown setting\n"
     result = CliRunner().invoke(cli, ["sources"], env={"TIPWATCH_LOOKBACK_DAYS": "week"})
     assert result.exit_code == 1 and "TIPWATCH_LOOKBACK_DAYS" in result.output
 

@@ -69,7 +69,7 @@ def expected_articles(crawled, old=False):
 def test_every_sample_article_is_stored_once(crawled):
     db, keys = crawled["db"], stored_by_key(crawled["db"])
     ids = []
-    for item, url in expected_articles(crawled):
+    for _item, url in expected_articles(crawled):
         assert url_key(url) in keys, f"not stored: {url}"
         ids.append(keys[url_key(url)])
     assert len(ids) == len(set(ids)), "two manifest articles stored as one"
@@ -79,7 +79,7 @@ def test_every_sample_article_is_stored_once(crawled):
 
 
 def test_old_and_private_articles_are_never_requested(crawled):
-    for item, url in expected_articles(crawled, old=True):
+    for item, _url in expected_articles(crawled, old=True):
         assert crawled["log2"].get(item["path"], 0) == 0, f"old article fetched: {item['path']}"
     assert not [path for path in crawled["log2"] if path.startswith("/private/")]
 
@@ -100,8 +100,9 @@ def test_second_crawl_fetches_no_article_again(crawled):
     fetched = db.execute("SELECT sum(articles_fetched), sum(articles_stored) FROM crawl_source_stats WHERE run_id = ?",
                          [second_run]).fetchone()
     assert tuple(fetched) == (0, 0)
-    for item, url in expected_articles(crawled):
-        assert crawled["log1"].get(item["path"]) == 1, f"{item['path']} fetched {crawled['log1'].get(item['path'])} times"
+    for item, _url in expected_articles(crawled):
+        times = crawled["log1"].get(item["path"])
+        assert times == 1, f"{item['path']} fetched {times} times"
         assert crawled["log2"].get(item["path"]) == 1, f"{item['path']} fetched again"
 
 

@@ -39,7 +39,8 @@ def make_site(root, slow: bool = False):
     if slow:
         (site / "routes.toml").write_text('["/news/100001/story-1.html"]\ndelay = 4\n')
     (root / "sources.toml").write_text(
-        'allow_addresses = ["127.0.0.1"]\n[[source]]\nname = "mini"\ntitle = "Mini"\nlanguage = "en"\nfeeds = ["{{BASE:mini}}/feed.rss"]\n'
+        'allow_addresses = ["127.0.0.1"]\n[[source]]\nname = "mini"\ntitle = "Mini"\nlanguage = "en"\n'
+        'feeds = ["{{BASE:mini}}/feed.rss"]\n'
         "article_pattern = '/news/\\d+/[a-z0-9-]+\\.html$'\n")
 
 
@@ -73,7 +74,8 @@ def test_daemon_crawls_digests_and_stops_on_sigterm(tmp_path):
     assert runs >= 1 and digests == 2, stderr
     assert db["articles"].count == 2
     lines = [line.split(" ", 3)[-1] for line in stderr.splitlines()]
-    assert any(line.startswith("crawl: run 1 finished in ") and "2 stored, 2 flagged, 0 errors" in line for line in lines), stderr
+    assert any(line.startswith("crawl: run 1 finished in ") and "2 stored, 2 flagged, 0 errors" in line
+               for line in lines), stderr
     assert any(line.startswith("digest: ") and "(2 flagged articles in 1 story)" in line for line in lines), stderr
     # a crawl running at SIGTERM is asked to stop and may log its end in between
     assert "daemon: SIGTERM received; stopping" in lines and lines[-1] == "daemon: stopped", stderr
@@ -100,7 +102,8 @@ def test_two_runs_at_once_one_works_the_other_says_why(tmp_path):
 
 
 def test_a_digest_missed_while_down_is_made_on_return(tmp_path):
-    (tmp_path / "s.toml").write_text('timezone = "Asia/Ho_Chi_Minh"\n[digest]\ncron = "0 7 * * *"\nmisfire_grace = "12h"\n')
+    (tmp_path / "s.toml").write_text('timezone = "Asia/Ho_Chi_Minh"\n'
+                                     '[digest]\ncron = "0 7 * * *"\nmisfire_grace = "12h"\n')
     schedule = load_schedule(tmp_path / "s.toml")
     db = store.open_db(tmp_path / "t.db")
     tz = ZoneInfo("Asia/Ho_Chi_Minh")

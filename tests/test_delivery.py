@@ -69,7 +69,8 @@ def assert_each_posted_once(slack, db):
     posted = sorted(urls_posted(slack))
     stored = sorted(row["url"] for row in db.query("SELECT url FROM articles"))
     assert posted == stored
-    states = {row[0]: row[1] for row in db.execute("SELECT state, count(*) FROM deliveries WHERE channel = 'slack' GROUP BY state")}
+    states = {row[0]: row[1]
+              for row in db.execute("SELECT state, count(*) FROM deliveries WHERE channel = 'slack' GROUP BY state")}
     assert states == {"delivered": len(stored)}
 
 
@@ -96,7 +97,8 @@ def test_email_is_sent_once_through_a_real_smtp_server(setup, smtp):
     assert len(handler.envelopes) == 1
     message = email.message_from_bytes(handler.envelopes[0].content)
     assert message["To"] == "analyst@example.org" and "3 new items" in message["Subject"]
-    assert db.execute("SELECT count(*) FROM deliveries WHERE channel = 'email' AND state = 'delivered'").fetchone()[0] == 3
+    delivered = db.execute("SELECT count(*) FROM deliveries WHERE channel = 'email' AND state = 'delivered'")
+    assert delivered.fetchone()[0] == 3
 
 
 def test_an_empty_day_sends_one_note_where_asked(setup, smtp):

@@ -49,7 +49,8 @@ def test_demo_writes_only_in_its_own_folder_from_any_directory(tmp_path):
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "data" / "demo"
     assert len(list((folder / "digests").glob("*.md"))) == 1 and (folder / "demo.db").is_file()
-    assert [path.name for path in tmp_path.iterdir()] == ["data"] and sorted(p.name for p in (tmp_path / "data").iterdir()) == ["demo"]
+    assert [path.name for path in tmp_path.iterdir()] == ["data"]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["demo"]
     assert not (REPO / "seeds" / "digests").exists()
     assert subprocess.run(["git", "status", "--porcelain", "--ignored", "seeds"], cwd=REPO,
                           capture_output=True, text=True).stdout == before
@@ -79,7 +80,8 @@ def test_demo_serves_the_samples_dated_this_week_with_a_story_across_outlets_and
 
     mismatches, checked = [], 0
     for item in manifest():
-        golden_path = SITES_DIR / item["site"] / "expected" / (item["path"].rsplit("/", 1)[1].rsplit(".", 1)[0] + ".json")
+        stem = item["path"].rsplit("/", 1)[1].rsplit(".", 1)[0]
+        golden_path = SITES_DIR / item["site"] / "expected" / (stem + ".json")
         if item.get("old") or not golden_path.exists():
             continue
         url = f"http://127.0.0.1:{ports[item['site']]}" + shift_text(item["path"], shift, item["site"])

@@ -16,7 +16,8 @@ NEWS_SITEMAP = """<?xml version="1.0" encoding="UTF-8"?>
         xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
 <url><loc>https://baochinhphu.vn/a-102261120080000123.htm</loc>
 <news:news><news:publication><news:name>Bao Chinh phu</news:name><news:language>vi</news:language></news:publication>
-<news:publication_date>2026-11-20T08:00:00+07:00</news:publication_date><news:title>Triệt phá đường dây mua bán người</news:title></news:news></url>
+<news:publication_date>2026-11-20T08:00:00+07:00</news:publication_date>
+<news:title>Triệt phá đường dây mua bán người</news:title></news:news></url>
 <url><loc>https://baochinhphu.vn/b-102190101080000123.htm</loc><lastmod>2019-01-01</lastmod></url>
 </urlset>""".encode()
 

@@ -96,7 +96,8 @@ def hostile_routes(base: str, internal: str, v6: str | None, secret_dir) -> dict
         "/wide.xml": static(sitemap_index([f"{base}/wide-{n}.xml" for n in range(60)]), content_type="application/xml"),
         # 1 MB on the wire, 1 GB of zeros once opened, served as a file (no Content-Encoding)
         "/sitemap-bomb.xml.gz": gzip_file(1024),
-        "/news/200001/ordinary-ring-story.html": static(article("Police break up ring that sold women across the border")),
+        "/news/200001/ordinary-ring-story.html":
+            static(article("Police break up ring that sold women across the border")),
         "/news/200002/ordinary-market-story.html": static(article("Market stalls reopen after renovation", "market")),
         "/news/200005/redirect-other-address.html": redirect(f"{internal}/news/200005/landing.html", 302),
         "/news/200006/redirect-other-name.html": redirect(f"{localhost}/news/200006/landing.html", 302),
@@ -175,11 +176,13 @@ def crawled(tmp_path_factory):
     v6 = HostileSite({}, host="::1").start() if ipv6_loopback() else None
     robots_down = HostileSite({"/robots.txt": static(b"oops", status=503)}).start()
     robots_busy = HostileSite({"/robots.txt": static(b"slow down", status=429, headers={"Retry-After": "1"})}).start()
-    robots_shut = HostileSite({"/robots.txt": static(b"User-agent: *\nDisallow: /private/\n", content_type="text/plain"),
+    robots_shut = HostileSite({"/robots.txt": static(b"User-agent: *\nDisallow: /private/\n",
+                                                     content_type="text/plain"),
                                "/news/200030/open-story.html": static(article("Court jails traffickers"))}).start()
     robots_shut.routes["/feed.rss"] = static(feed([robots_shut.url("/news/200030/open-story.html")]),
                                              content_type="application/rss+xml")
-    robots_missing_routes = {"/news/200020/no-robots-story.html": static(article("Border guards rescue trafficked women"))}
+    robots_missing_routes = {
+        "/news/200020/no-robots-story.html": static(article("Border guards rescue trafficked women"))}
     robots_missing = HostileSite(robots_missing_routes).start()
     robots_missing.routes["/feed.rss"] = static(feed([robots_missing.url("/news/200020/no-robots-story.html")]),
                                                content_type="application/rss+xml")

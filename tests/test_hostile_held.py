@@ -278,7 +278,9 @@ def rss(base: str, paths, published: str = "Sat, 21 Nov 2026 08:00:00 +0700") ->
 
 def write_sources(path: Path, base: str, name: str, feeds=(), sitemaps=()) -> Path:
     """A sources file for one site; loopback is allowed (the fetch guard refuses it otherwise)."""
-    urls = lambda items: "[" + ", ".join(f'"{base}{p}"' for p in items) + "]"
+    def urls(items) -> str:
+        return "[" + ", ".join(f'"{base}{p}"' for p in items) + "]"
+
     path.write_text('allow_addresses = ["127.0.0.1"]\n\n'
                     f'[[source]]\nname = "{name}"\ntitle = "Hostile sample site"\nlanguage = "en"\n'
                     f"feeds = {urls(feeds)}\nsitemaps = {urls(sitemaps)}\n"

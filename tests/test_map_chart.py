@@ -33,7 +33,8 @@ def front_links(base: str) -> dict[str, str]:
 
 def test_the_map_and_charts_are_linked_from_the_front_page_and_answer(site):
     links = front_links(site["base"])
-    pins = get_json(site["base"] + links["Map of flagged articles by place"].split("#")[0] + ".json?_shape=array&days=36500")
+    map_path = links["Map of flagged articles by place"].split("#")[0]
+    pins = get_json(site["base"] + map_path + ".json?_shape=array&days=36500")
     rescue = [p for p in pins if p["title"].startswith("Giải cứu 27")]
     assert {"Tây Ninh", "Svay Rieng"} <= {p["place"] for p in rescue}
     assert all(isinstance(p["latitude"], float) and p["kind"] != "country" for p in pins)

@@ -20,7 +20,8 @@ def names(text: str) -> list[str]:
 
 
 def gazetteer_rows() -> list[dict]:
-    lines = [line for line in GAZETTEER_FILE.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    lines = [line for line in GAZETTEER_FILE.read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#")]
     return list(csv.DictReader(lines))
 
 

@@ -117,7 +117,8 @@ def test_window_check_compares_instants():
 def test_stored_row_keeps_offset_and_date_source(tmp_path):
     db = store.open_db(tmp_path / "t.db")
     html = _page(HANOI_6AM_AS_UTC)
-    article = extract_article(html, "http://127.0.0.1:8000/a.html", options=ExtractOptions(now=NOW, timezone="Asia/Ho_Chi_Minh"))
+    article = extract_article(html, "http://127.0.0.1:8000/a.html",
+                              options=ExtractOptions(now=NOW, timezone="Asia/Ho_Chi_Minh"))
     store.save_article(db, dict(article, url="http://127.0.0.1:8000/a.html", source="s",
                                 fetched_at="2025-07-28T00:00:00+00:00"))
     row = next(db.query("SELECT published, date_source, substr(published, 1, 10) AS day FROM articles"))

@@ -15,6 +15,7 @@ cannot show 0.95 with confidence anyway (40/42 has a 95% interval of 0.84-0.99).
 """
 import json
 import math
+from itertools import pairwise
 
 import pytest
 
@@ -43,7 +44,7 @@ def _measure(tmp_path, lang: str, mode: str) -> dict:
 
 
 def test_held_out_split_is_large_balanced_and_unseen():
-    for lang, path in TEST_SPLIT.items():
+    for path in TEST_SPLIT.values():
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         assert len(rows) >= 80 and 0.4 <= sum(r["label"] for r in rows) / len(rows) <= 0.6
     negatives = [json.loads(line) for path in REPO.glob("seeds/labelled/*.jsonl")
@@ -79,7 +80,7 @@ def test_ledger_is_append_only_and_pinned_to_this_profile():
     assert version == profile.version, (
         f"the profile is now {profile.version}: measure the test split and append a LEDGER entry "
         f"(floors may go down only with a new profile version)")
-    for (v1, m1, old), (v2, m2, new) in zip(LEDGER, LEDGER[1:]):
+    for (v1, _m1, old), (v2, _m2, new) in pairwise(LEDGER):
         if v1 == v2:
             for mode in MODES:
                 for lang, floors in old[mode].items():

@@ -48,7 +48,8 @@ def settled(db, tmp_path):
     flagged, road = sample_page("vns", FLAGGED), sample_page("vns", ROAD)
     ref = archive.write(flagged, "run-1")
     archive.close()
-    for page, published, kept in ((flagged, "2026-11-18T09:20:00+07:00", ref), (road, "2026-11-17T14:10:00+07:00", None)):
+    for page, published, kept in ((flagged, "2026-11-18T09:20:00+07:00", ref),
+                                  (road, "2026-11-17T14:10:00+07:00", None)):
         store.settle_url(db, page.url, "vns", f"older than window: {published}", page_ref=kept)
     return db, archive, flagged, road, ref
 

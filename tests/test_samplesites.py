@@ -88,7 +88,8 @@ def test_served_dates_move_and_dated_paths_map_back_to_their_files():
     """SampleSites(shift_days=N) (the demo's): pages and feeds carry dates N days later, a dated
     article id moved by N days serves the file of the original id, the original id is gone, and
     routes (a 500 here) follow their paths moved too."""
-    rescue = "/giai-cuu-27-cong-dan-bi-lua-sang-campuchia-lam-viec-cho-cac-co-so-lua-dao-truc-tuyen-10226112{}101208457.htm"
+    rescue = ("/giai-cuu-27-cong-dan-bi-lua-sang-campuchia-lam-viec-cho-cac-co-so-lua-dao-truc-tuyen-"
+              "10226112{}101208457.htm")
     with SampleSites(names=["bcp"], shift_days=7) as sites:
         base = sites.base_url("bcp")
         status, _, body = get(base + rescue.format("8"))  # 2026-11-21 → 2026-11-28

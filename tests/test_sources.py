@@ -94,5 +94,6 @@ def test_dated_urls_date_links_only_when_the_source_says_so():
     url = "https://baochinhphu.vn/tiep-nhan-nan-nhan-102190520093015123.htm"
     assert NewsSpider.url_published(plain, url) is None
     assert NewsSpider.url_published(dated, url).isoformat() == "2019-05-20T09:30:15+00:00"
-    assert NewsSpider.url_published(dated, "https://vietnamnews.vn/society/2026/11/23/story.html").date().isoformat() == "2026-11-23"
+    dated_path = "https://vietnamnews.vn/society/2026/11/23/story.html"
+    assert NewsSpider.url_published(dated, dated_path).date().isoformat() == "2026-11-23"
     assert NewsSpider.url_published(dated, "https://vietnamnews.vn/society/1801167/story.html") is None

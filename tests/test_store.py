@@ -69,7 +69,7 @@ def test_settled_urls_are_known(db):
 
 def test_digest_items_belong_to_one_digest(db):
     ids = [store.save_article(db, article(n)) for n in (1, 2, 3)]
-    for article_id, flagged in zip(ids, (True, False, True)):
+    for article_id, flagged in zip(ids, (True, False, True), strict=True):
         store.save_classification(db, article_id, verdict(flagged))
     day1 = [row["id"] for row in store.digest_candidates(db, "2026-11-20")]
     assert day1 == [ids[2], ids[0]]  # newest first, unflagged left out

@@ -70,7 +70,8 @@ def test_alerted_text_is_in_the_digest_time_zone_with_the_day_when_it_differs():
     zone = ZoneInfo("Asia/Ho_Chi_Minh")
     sent = [("email", "2026-11-23T03:42:00+00:00"), ("slack", "2026-11-23T03:43:10+00:00")]
     assert alerted_text(sent, "2026-11-23", zone) == "10:42 (email, slack)"
-    assert alerted_text([("legal:email", "2026-11-22T16:05:00+00:00")], "2026-11-23", zone) == "23:05 on 2026-11-22 (legal:email)"
+    assert (alerted_text([("legal:email", "2026-11-22T16:05:00+00:00")], "2026-11-23", zone)
+            == "23:05 on 2026-11-22 (legal:email)")
 
 
 GOOD = """
@@ -107,10 +108,12 @@ def test_a_good_file_loads_and_the_channel_settings_ignore_the_new_sections(tmp_
     ('[[subscription]]\nmode = "daily"\nchannels = ["email"]\n', "subscription #1 in channels.toml: name: required"),
     ('[[subscription]]\nname = "legal"\nmode = "weekly"\nchannels = ["email"]\nemail_to = ["a@b.org"]\n',
      "subscription 'legal' in channels.toml: mode: must be one of immediate, daily"),
-    ('[[subscription]]\nname = "legal"\nchannels = ["email"]\n', "subscription 'legal' in channels.toml: email_to: required"),
+    ('[[subscription]]\nname = "legal"\nchannels = ["email"]\n',
+     "subscription 'legal' in channels.toml: email_to: required"),
     ('[[subscription]]\nname = "legal"\nchannels = ["email"]\nemail_to = ["not an address"]\n',
      "subscription 'legal' in channels.toml: email_to: 'not an address' is not an email address"),
-    ('[[subscription]]\nname = "legal"\nchannels = ["slack"]\n', "subscription 'legal' in channels.toml: slack_webhook_env: required"),
+    ('[[subscription]]\nname = "legal"\nchannels = ["slack"]\n',
+     "subscription 'legal' in channels.toml: slack_webhook_env: required"),
     ('[[subscription]]\nname = "legal"\nchannels = ["slack"]\nslack_webhook_env = "https://hooks.slack.com/services/T/B/x"\n',
      "subscription 'legal' in channels.toml: slack_webhook_env: holds a secret"),
     ('[[subscription]]\nname = "legal"\nchannels = ["slack"]\nslack_webhook_url = "http://127.0.0.1/x"\n',
@@ -119,7 +122,8 @@ def test_a_good_file_loads_and_the_channel_settings_ignore_the_new_sections(tmp_
      "subscription 'legal' in channels.toml: country: unknown key"),
     ('[[subscription]]\nname = "legal"\nchannels = ["email"]\nemail_to = ["a@b.org"]\nlanguages = "vi"\n',
      "subscription 'legal' in channels.toml: languages: must be a list"),
-    ('[[subscription]]\nname = "x"\nchannels = ["email"]\nemail_to = ["a@b.org"]\n' * 2, "subscription 'x': name: used twice"),
+    ('[[subscription]]\nname = "x"\nchannels = ["email"]\nemail_to = ["a@b.org"]\n' * 2,
+     "subscription 'x': name: used twice"),
 ])
 def test_a_bad_entry_is_refused_naming_the_entry_and_the_key(tmp_path, text, message):
     path = tmp_path / "channels.toml"

@@ -55,7 +55,8 @@ def test_read_jsonl_validates_each_line(tmp_path):
                                               {"text": "Police seized heroin.", "label": False, "id": "x"}])
     rows = labelled.read_jsonl(good)
     assert [(r.id, r.lang, r.label) for r in rows] == [("1", "vi", 1), ("x", "en", 0)]
-    for line, message in [('{"label": 1}', "'text' is required"), ('{"text": "a", "label": 2}', "'label' must be 0 or 1"),
+    for line, message in [('{"label": 1}', "'text' is required"),
+                          ('{"text": "a", "label": 2}', "'label' must be 0 or 1"),
                           ("not json", "not JSON"), ("[1]", "must be a JSON object")]:
         (tmp_path / "b.jsonl").write_text('{"text": "ok"}\n' + line + "\n", encoding="utf-8")
         with pytest.raises(labelled.LabelledError, match=f"b.jsonl:2: .*{message}"):
@@ -130,7 +131,8 @@ EVAL_ROWS = [
      "text": "Two drug traffickers were arrested with 20 kilograms of heroin."},
     {"id": "c", "lang": "vi", "kind": "tip", "label": 1, "title": "Giải cứu nạn nhân bị mua bán người",
      "text": "Công an đã giải cứu ba phụ nữ bị mua bán người sang Trung Quốc."},
-    {"id": "d", "kind": "tip", "label": 1, "title": "Weather", "text": "Heavy rain is forecast in the north this week."},
+    {"id": "d", "kind": "tip", "label": 1, "title": "Weather",
+     "text": "Heavy rain is forecast in the north this week."},
 ]
 
 
@@ -225,8 +227,8 @@ def test_train_then_classify_all_stores_explained_decisions(stored):
     assert json.loads(decisions[ids[0]]["rules"])["tip-core"] > 0
     assert all(r["reason"].startswith("rules ") for r in decisions.values())
     consulted = [r for r in decisions.values() if r["probability"] is not None]
-    assert [r["article_id"] for r in consulted] == [margin] and all(0 <= r["probability"] <= 1 and r["model_version"] == row["version"]
-                             for r in consulted)
+    assert [r["article_id"] for r in consulted] == [margin]
+    assert all(0 <= r["probability"] <= 1 and r["model_version"] == row["version"] for r in consulted)
     # same labels, same model: training again changes nothing
     tipwatch("train", "--db", path)
     assert db["models"].count == 1

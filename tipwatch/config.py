@@ -205,7 +205,9 @@ def _sections() -> list[str]:
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     given = {}
     for name, (_, variable, _) in SETTINGS.items():
-        value = env.get(variable or "", "").strip()
+        if not variable:  # a setting with no environment variable
+            continue
+        value = env.get(variable, "").strip()
         if value:
             given[name] = _read(name, value, variable)
     return given
@@ -235,10 +237,11 @@ def _build(given: Mapping[str, Any], env: Mapping[str, str], path: Path | None) 
     data_dir = Path(values.get("data_dir", DEFAULT_DATA_DIR))
     seeds = Path(values.get("seeds_dir") or bundled("seeds"))
     db = Path(values.get("db") or data_dir / DB_NAME)
-    defaults = {
+    defaults: dict[str, Any] = {
         "data_dir": data_dir, "db": db, "seeds_dir": seeds,
         "sources": seeds / "sources.toml", "profile": seeds / "topics" / "trafficking.toml",
-        "digests": _digests_default(seeds, data_dir), "channels": seeds / "channels.toml", "schedule": seeds / "schedule.toml",
+        "digests": _digests_default(seeds, data_dir), "channels": seeds / "channels.toml",
+        "schedule": seeds / "schedule.toml",
         "cache_dir": _default_cache(env), "timezone": None, "log_level": "INFO",
         "lookback_days": DEFAULT_LOOKBACK_DAYS, "extract_workers": 0, "extract_timeout": DEFAULT_EXTRACT_TIMEOUT,
         "allow_addresses": "", "warc_dir": db.parent / "warc", "warc_retention_days": DEFAULT_WARC_RETENTION_DAYS,

@@ -11,8 +11,12 @@ import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tipwatch.config import Config
+
+if TYPE_CHECKING:  # scrapy and twisted are imported only when a crawl runs
+    from twisted.python.failure import Failure
 
 
 class CrawlError(RuntimeError):
@@ -57,7 +61,7 @@ def run_crawl(options: CrawlOptions) -> int:
 
     process = CrawlerProcess(scrapy_settings(options))
     crawler = process.create_crawler(NewsSpider)
-    failures = []
+    failures: list[Failure] = []
     started = process.crawl(crawler, source=",".join(options.source_names),
                             sources_file=str(options.config.sources), since=options.since or "")
     started.addErrback(failures.append)
@@ -92,7 +96,8 @@ def reconsider_old_pages(options: CrawlOptions) -> list[str]:
     chosen = plan(candidates(db, crawl_plan.window_start), crawl_plan.window_start)
     if not (chosen.from_record or chosen.refetch):
         return []  # the common case: no model loaded, nothing read
-    stages = dataclasses.replace(stage_settings(options.config, db), min_chars=settings.getint("TIPWATCH_MIN_CHARS", 200))
+    stages = dataclasses.replace(stage_settings(options.config, db),
+                                 min_chars=settings.getint("TIPWATCH_MIN_CHARS", 200))
     reading = Reading(stages, crawl_plan.sources)
     report = reconsider_settled(db, PageArchive(settings.get("TIPWATCH_WARC_DIR")), crawl_plan.window_start, reading)
     return [f"pages settled as too old, now inside the window: {report.stored} stored from the archive, "

@@ -79,7 +79,7 @@ class Daemon:
         self.crawl_log = crawl_log
         self.child: subprocess.Popen | None = None
         self.stopping = threading.Event()
-        self.scheduler = None
+        self.scheduler: BlockingScheduler | None = None
         # the daemon's own jobs wait for each other (a digest due during a crawl runs after it);
         # the file lock then keeps out other processes (cron's `tipwatch run`), which are skipped
         self.one_job = threading.Lock()
@@ -117,7 +117,7 @@ class Daemon:
                 log.warning("crawl: %s", line)
         db = store.open_db(self.config.db)
         run_id = store.latest_run_id(db)
-        rows = store.run_stats(db, run_id)
+        rows = store.run_stats(db, run_id) if run_id is not None else []
         log.info("crawl: run %s finished in %.1f s: %d sources, %d fetched, %d stored, %d flagged, %d errors",
                  run_id, time.monotonic() - started, len(rows), sum(r["articles_fetched"] for r in rows),
                  sum(r["articles_stored"] for r in rows), sum(r["articles_flagged"] for r in rows),
@@ -163,8 +163,13 @@ class Daemon:
         child = self.child
         if child is not None and child.poll() is None:
             child.terminate()  # Scrapy closes the spider and records the run as 'shutdown'
-            threading.Timer(CHILD_STOP_SECONDS, lambda: child.poll() is None and child.kill()).start()
+            def kill_if_running() -> None:
+                if child.poll() is None:
+                    child.kill()
+
+            threading.Timer(CHILD_STOP_SECONDS, kill_if_running).start()
         # shutdown(wait=True) would block this handler until the job ends: do it off the main thread
+        assert self.scheduler is not None  # run() sets it before it installs this handler
         threading.Thread(target=self.scheduler.shutdown, name="shutdown").start()
 
     def _channels(self, alerting) -> tuple[dict, dict]:
@@ -181,22 +186,23 @@ class Daemon:
 
     def run(self) -> int:
         tz = self.schedule.timezone
-        self.scheduler = BlockingScheduler(timezone=tz, job_defaults={"max_instances": 1, "coalesce": True})
+        self.scheduler = scheduler = BlockingScheduler(timezone=tz,
+                                                       job_defaults={"max_instances": 1, "coalesce": True})
         now = datetime.now(ZoneInfo(tz))
-        self.scheduler.add_job(self.crawl_job, trigger_for(self.schedule.crawl, tz), id="crawl", next_run_time=now,
-                               misfire_grace_time=int(self.schedule.crawl.misfire_grace_seconds))
-        self.scheduler.add_job(self.digest_job, trigger_for(self.schedule.digest, tz), id="digest",
-                               misfire_grace_time=int(self.schedule.digest.misfire_grace_seconds))
+        scheduler.add_job(self.crawl_job, trigger_for(self.schedule.crawl, tz), id="crawl", next_run_time=now,
+                          misfire_grace_time=int(self.schedule.crawl.misfire_grace_seconds))
+        scheduler.add_job(self.digest_job, trigger_for(self.schedule.digest, tz), id="digest",
+                          misfire_grace_time=int(self.schedule.digest.misfire_grace_seconds))
         missed = missed_digest_day(store.open_db(self.config.db), self.schedule, now)
         if missed:
             log.info("daemon: the digest of %s was missed while down; making it now", missed)
-            self.scheduler.add_job(self.digest_job, kwargs={"day": missed}, id="missed-digest",
-                                   next_run_time=now + timedelta(seconds=1))
+            scheduler.add_job(self.digest_job, kwargs={"day": missed}, id="missed-digest",
+                              next_run_time=now + timedelta(seconds=1))
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         log.info("daemon: started (pid %s); crawl %s, digest %s, time zone %s", os.getpid(),
                  _describe(self.schedule.crawl), _describe(self.schedule.digest), tz)
-        self.scheduler.start()
+        scheduler.start()
         log.info("daemon: stopped")
         return 0
 

@@ -62,7 +62,9 @@ def shift_text(text: str, days: int, site: str = "") -> str:
             return m[0]
         a, b = (d.month, d.day) if month_first else (d.day, d.month)
         # keep the page's own padding ("8/9/2026" or "08/09/2026")
-        fmt = (lambda n, raw: f"{n:02d}" if len(raw) == 2 else str(n))
+        def fmt(n: int, raw: str) -> str:
+            return f"{n:02d}" if len(raw) == 2 else str(n)
+
         return f"{fmt(a, m[1])}/{fmt(b, m[2])}/{d.year}"
 
     def long_date(m: re.Match) -> str:  # November 21, 2026 / November 23 2026

@@ -60,7 +60,9 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET or AF_INET6 socket's name
+        self.server_name = host
 
 
 class SiteError(Exception):
@@ -138,7 +140,7 @@ class SampleSites:
         self.shift_days = shift_days
         self.sites = {name: Site(name, self.root / name, shift_days) for name in names}
         self.request_log: Counter = Counter()         # path → requests, all sites together
-        self.requests_by_site = {name: Counter() for name in names}
+        self.requests_by_site: dict[str, Counter[str]] = {name: Counter() for name in names}
         self.conditional_hits: list[str] = []         # paths answered 304 (list.append is thread-safe)
         self.stopping = threading.Event()
         self._lock = threading.Lock()

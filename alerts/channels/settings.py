@@ -154,10 +154,12 @@ def _missing_settings(name: str, settings: dict, env: Mapping[str, str]) -> list
     """What a channel lacks to send, each naming the variable that supplies it."""
     problems = []
     if not (env.get(_SECRETS[name]) or "").strip():
-        what = "an SMTP server URL like smtp://user:pass@host:587" if name == "email" else "the Slack Incoming Webhook URL"
+        what = ("an SMTP server URL like smtp://user:pass@host:587" if name == "email"
+                else "the Slack Incoming Webhook URL")
         problems.append(f"{name}: {_SECRETS[name]} is not set ({what})")
     if name == "email" and not settings["to"]:
-        problems.append("email: no recipients: set TIPWATCH_EMAIL_TO (comma-separated) or `to` in [email] of channels.toml")
+        problems.append("email: no recipients: set TIPWATCH_EMAIL_TO (comma-separated) "
+                        "or `to` in [email] of channels.toml")
     return problems
 
 

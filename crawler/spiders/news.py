@@ -102,7 +102,8 @@ class NewsSpider(scrapy.Spider):
         anything is sent (the downloader's guard checks again whatever made a request)."""
         if len(url) > self.max_url_length:
             self.recorder.record_error(source, url[:300] + "…", "url-too-long",
-                                       f"URL of {len(url)} characters, over the limit of {self.max_url_length}: not requested")
+                                       f"URL of {len(url)} characters, over the limit of {self.max_url_length}: "
+                                       "not requested")
             return False
         refusal = url_refusal(url, self.scopes[source], source)
         if refusal:
@@ -209,7 +210,8 @@ class NewsSpider(scrapy.Spider):
                 yield request
         for reason, skipped in refused.items():
             self.recorder.record_error(source, response.url, "limit",
-                                       f"{len(skipped)} sitemaps it lists not read: {reason}; first: {skipped[0][:300]}")
+                                       f"{len(skipped)} sitemaps it lists not read: {reason}; "
+                                       f"first: {skipped[0][:300]}")
 
     def parse_listing(self, response):
         source, stats = response.meta["source"], self.stats_for(response)

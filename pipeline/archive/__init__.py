@@ -50,7 +50,7 @@ class ArchiveWriter:
         return self.root / self.relative
 
     def write(self, page: FetchedPage) -> PageRef:
-        if self._stream is None:
+        if self._stream is None or self._writer is None:  # both are opened (and closed) together
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._stream = open(self.path, "ab")
             self._writer = WARCWriter(self._stream, gzip=True)

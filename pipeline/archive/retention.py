@@ -14,6 +14,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -61,8 +62,8 @@ def record_spans(path: Path) -> list[tuple[int, int]]:
         records = ArchiveIterator(stream)
         for _record in records:
             offsets.append(records.get_record_offset())
-    ends = offsets[1:] + [path.stat().st_size]
-    return [(start, end - start) for start, end in zip(offsets, ends)]
+    # each record ends where the next starts, the last one at the end of the file
+    return [(start, end - start) for start, end in pairwise(offsets + [path.stat().st_size])]
 
 
 def prune(db, archive: PageArchive, retention_days: float = DEFAULT_RETENTION_DAYS, *,
@@ -81,6 +82,7 @@ def prune(db, archive: PageArchive, retention_days: float = DEFAULT_RETENTION_DA
         if action == DELETE:
             _delete(db, archive, relative, report)
         elif action == SPLIT:
+            assert spans is not None  # read for every file with kept records past the retention
             _split(db, archive, relative, [s for s in spans if s[0] in kept], now, report)
     return report
 

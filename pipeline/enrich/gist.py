@@ -4,8 +4,9 @@
 without a translation model: how many people and what happened to them ("27 citizens rescued"),
 the places named with their country ("Tây Ninh (Viet Nam) ← Svay Rieng (Cambodia)"), dated events
 ("trial 2026-11-20") and the matched terms' English (the shipped glossary,
-seeds/glossary/vi-en.toml; what is counted and dated: seeds/glossary/gist.toml). Each part is a phrase the text contains; nothing is inferred beyond
-the glossary's word-for-word equivalents, so it is labelled "gist" wherever it is shown.
+seeds/glossary/vi-en.toml; what is counted and dated: seeds/glossary/gist.toml). Each part is a
+phrase the text contains; nothing is inferred beyond the glossary's word-for-word equivalents, so
+it is labelled "gist" wherever it is shown.
 """
 from __future__ import annotations
 
@@ -105,7 +106,8 @@ def _action(text: str, start: int, end: int, actions: re.Pattern, glossary: Glos
     before = list(actions.finditer(before_text))
     if before:
         chosen = len(before) - 1
-        while chosen and re.fullmatch(r"\s*(?:,|và|and)\s*", before_text[before[chosen - 1].end():before[chosen].start()]):
+        while chosen and re.fullmatch(r"\s*(?:,|và|and)\s*",
+                                      before_text[before[chosen - 1].end():before[chosen].start()]):
             chosen -= 1
         return glossary.actions[before[chosen].group()]
     after_text = re.split(r"[.!?;\n]", text[end:end + ACTION_WINDOW])[0]

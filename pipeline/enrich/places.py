@@ -27,6 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 # words of a name: letters and digits (Vietnamese letters included); what separates them in a
@@ -152,10 +153,11 @@ def _match_at(text: str, tokens: list[re.Match], i: int, alias: _Alias) -> bool:
     if i + n > len(tokens):
         return False
     span = tokens[i:i + n]
-    if any(not _joined(text, a, b) for a, b in zip(span, span[1:])):
+    if any(not _joined(text, a, b) for a, b in pairwise(span)):
         return False
     span_accented = any(_accented(t.group()) for t in span)
-    return all(_word_matches(w, t.group(), alias.loose, span_accented) for w, t in zip(alias.words, span))
+    # n words, n tokens (checked above)
+    return all(_word_matches(w, t.group(), alias.loose, span_accented) for w, t in zip(alias.words, span, strict=True))
 
 
 def _after_person(text: str, tokens: list[re.Match], i: int) -> bool:

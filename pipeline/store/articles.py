@@ -67,6 +67,7 @@ def save_article(db: sqlite_utils.Database, article: dict, aliases: tuple[str, .
                        stored_at=utcnow())
             article_id = db.execute(f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                                     list(row.values())).lastrowid
+            assert article_id is not None  # set by every INSERT
         else:
             article_id = existing
             current = db.execute(f"SELECT {', '.join(row)} FROM articles WHERE id = ?", [article_id]).fetchone()

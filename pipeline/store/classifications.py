@@ -62,8 +62,8 @@ def save_label(db: sqlite_utils.Database, article_id: int, label: int, note: str
     """Record the analyst's verdict on an article; returns the previous label (None if new)."""
     row = db.execute("SELECT label FROM labels WHERE article_id = ?", [article_id]).fetchone()
     with db.atomic():
-        db["labels"].upsert({"article_id": article_id, "label": int(label), "note": note,
-                             "labelled_at": utcnow()}, pk="article_id")
+        db.table("labels").upsert({"article_id": article_id, "label": int(label), "note": note,
+                                   "labelled_at": utcnow()}, pk="article_id")
     return row[0] if row else None
 
 
@@ -74,7 +74,7 @@ def labelled_articles(db: sqlite_utils.Database) -> list[dict]:
 
 def save_model(db: sqlite_utils.Database, record: dict) -> None:
     with db.atomic():
-        db["models"].upsert(dict(record, trained_at=utcnow()), pk="version")
+        db.table("models").upsert(dict(record, trained_at=utcnow()), pk="version")
 
 
 def trained_models(db: sqlite_utils.Database) -> list[dict]:

@@ -46,7 +46,9 @@ def save_digest(db: sqlite_utils.Database, day: str, path: str, article_ids: lis
                       ON CONFLICT(day) DO UPDATE SET path = excluded.path, item_count = excluded.item_count
                       WHERE digests.path != excluded.path OR digests.item_count != excluded.item_count""",
                    [day, path, len(article_ids), utcnow()])
-        digest_id = digest_for_day(db, day)["id"]
+        digest = digest_for_day(db, day)
+        assert digest is not None  # written just above
+        digest_id = digest["id"]
         for position, article_id in enumerate(article_ids):
             key, follow_up = stories.get(article_id, (None, None))
             db.execute("INSERT OR REPLACE INTO digest_items (article_id, digest_id, position, story_key, follow_up_of)"

@@ -275,5 +275,5 @@ def status_table(rows: list[dict]) -> list[str]:
                        str(row["articles_7d"]), "-" if rate is None else f"{rate:.0%}",
                        "" if row["verdict"] == "healthy" else describe(row)))
     widths = [max(len(line[i]) for line in cells) for i in range(len(STATUS_COLUMNS) - 1)]
-    return ["  ".join([*(cell.ljust(width) for cell, width in zip(line, widths)), line[-1]]).rstrip()
+    return ["  ".join([*(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True)), line[-1]]).rstrip()
             for line in cells]

@@ -78,7 +78,7 @@ def release_claims(db: sqlite_utils.Database, channel: str, token: str, error: s
 
 def delivery_items(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
     """The digest rows of these articles with their story, in digest order (oldest digest first)."""
-    rows = []
+    rows: list[dict] = []
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
         rows += db.query(f"""
@@ -125,7 +125,7 @@ def alert_candidates(db: sqlite_utils.Database, stored_since: str) -> list[dict]
 
 def alert_items(db: sqlite_utils.Database, ids: list[int]) -> list[dict]:
     """The articles of claimed alerts, in id order (the order they were stored)."""
-    rows = []
+    rows: list[dict] = []
     for chunk in _chunks(ids):
         rows += db.query(f"""SELECT {_ALERT_COLUMNS} FROM articles a JOIN classifications c ON c.article_id = a.id
                              WHERE a.id IN ({",".join("?" * len(chunk))})""", chunk)

@@ -60,7 +60,7 @@ def count_processed(db: sqlite_utils.Database, version: str, *, source: str | No
 def article_state(db: sqlite_utils.Database, article_id: int) -> dict:
     """The stored extraction fields of an article, and its decision (None: never classified)."""
     row = db.execute(f"SELECT {', '.join(REPROCESSED_FIELDS)} FROM articles WHERE id = ?", [article_id]).fetchone()
-    state = dict(zip(REPROCESSED_FIELDS, row))
+    state = dict(zip(REPROCESSED_FIELDS, row, strict=True))
     flag = db.execute("SELECT flagged FROM classifications WHERE article_id = ?", [article_id]).fetchone()
     state["flagged"] = None if flag is None else bool(flag[0])
     return state
@@ -139,7 +139,8 @@ def kept_refs(db: sqlite_utils.Database) -> dict[str, set[int]]:
 def move_refs(db: sqlite_utils.Database, old_file: str, moves: dict[int, tuple[str, int]]) -> None:
     """Point the references to records of `old_file` at their copies (offset → (file, offset))."""
     for table in ("articles", "settled_urls"):
-        db.conn.executemany(f"UPDATE {table} SET warc_file = ?, warc_offset = ? WHERE warc_file = ? AND warc_offset = ?",
+        db.conn.executemany(f"UPDATE {table} SET warc_file = ?, warc_offset = ? "
+                            "WHERE warc_file = ? AND warc_offset = ?",
                             [(file, offset, old_file, old) for old, (file, offset) in moves.items()])
 
 

@@ -22,9 +22,11 @@ def start_run(db: sqlite_utils.Database, sources: list[str]) -> int:
     died (killed, power cut) becomes 'interrupted'."""
     with immediate(db):  # no other run can start or end between the look and the update
         interrupt_dead_runs(db)
-        return db.execute("INSERT INTO crawl_runs (started_at, sources, status, pid, host) "
-                          "VALUES (?, ?, 'running', ?, ?)",
-                          [utcnow(), json.dumps(sources), os.getpid(), socket.gethostname()]).lastrowid
+        run_id = db.execute("INSERT INTO crawl_runs (started_at, sources, status, pid, host) "
+                            "VALUES (?, ?, 'running', ?, ?)",
+                            [utcnow(), json.dumps(sources), os.getpid(), socket.gethostname()]).lastrowid
+        assert run_id is not None  # set by every INSERT
+        return run_id
 
 
 def interrupt_dead_runs(db: sqlite_utils.Database) -> list[int]:
@@ -68,7 +70,7 @@ def _zombie(pid: int) -> bool:
 
 def finish_run(db: sqlite_utils.Database, run_id: int, status: str) -> None:
     with db.atomic():
-        db["crawl_runs"].update(run_id, {"finished_at": utcnow(), "status": status})
+        db.table("crawl_runs").update(run_id, {"finished_at": utcnow(), "status": status})
 
 
 def save_source_stats(db: sqlite_utils.Database, run_id: int, source: str, stats: dict) -> None:
@@ -76,12 +78,12 @@ def save_source_stats(db: sqlite_utils.Database, run_id: int, source: str, stats
     for key in ("status_counts", "error_counts"):
         row[key] = json.dumps(row.get(key) or {}, sort_keys=True)
     with db.atomic():
-        db["crawl_source_stats"].upsert(row, pk=("run_id", "source"))
+        db.table("crawl_source_stats").upsert(row, pk=("run_id", "source"))
 
 
 def record_error(db: sqlite_utils.Database, run_id: int, source: str, url: str, kind: str, detail: str) -> None:
     with db.atomic():
-        db["crawl_errors"].insert({
+        db.table("crawl_errors").insert({
             "run_id": run_id, "source": source, "url": url, "kind": kind,
             "detail": detail[:1000], "at": utcnow(),
         })

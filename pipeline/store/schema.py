@@ -134,91 +134,92 @@ def _fold_search_accents(db: sqlite_utils.Database) -> None:
 
 
 def _create_delivery_tables(db: sqlite_utils.Database) -> None:
-    db["article_fingerprints"].create({"article_id": int, "fingerprint": str}, pk="article_id",
-                                      foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
+    db.table("article_fingerprints").create({"article_id": int, "fingerprint": str}, pk="article_id",
+                                            foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
     # the outbox: one row per article and channel; 'delivered' only once the channel accepted it
-    db["deliveries"].create({
+    db.table("deliveries").create({
         "article_id": int, "channel": str, "digest_id": int, "state": str, "claimed_by": str,
         "claimed_at": str, "delivered_at": str, "attempts": int, "last_error": str,
     }, pk=("article_id", "channel"), foreign_keys=[("article_id", "articles", "id"), ("digest_id", "digests", "id")],
         if_not_exists=True)
-    db["deliveries"].create_index(["channel", "state"], if_not_exists=True)
+    db.table("deliveries").create_index(["channel", "state"], if_not_exists=True)
     # notes without articles (an empty day's "nothing new"), sent at most once per day and channel
-    db["channel_notes"].create({"channel": str, "day": str, "kind": str, "sent_at": str},
-                               pk=("channel", "day", "kind"), if_not_exists=True)
+    db.table("channel_notes").create({"channel": str, "day": str, "kind": str, "sent_at": str},
+                                     pk=("channel", "day", "kind"), if_not_exists=True)
 
 
 def _create_tables(db: sqlite_utils.Database) -> None:
-    db["articles"].create({
+    db.table("articles").create({
         "id": int, "url": str, "source": str, "title": str, "text": str, "author": str,
         "published": str, "date_source": str, "language": str, "sitename": str,
         "description": str, "tags": str, "image": str, "fetched_at": str, "stored_at": str,
     }, pk="id", not_null={"url", "source"}, if_not_exists=True)
-    db["articles"].create_index(["url"], unique=True, if_not_exists=True)
-    db["articles"].create_index(["source", "published"], if_not_exists=True)
-    db["articles"].create_index(["published"], if_not_exists=True)
+    db.table("articles").create_index(["url"], unique=True, if_not_exists=True)
+    db.table("articles").create_index(["source", "published"], if_not_exists=True)
+    db.table("articles").create_index(["published"], if_not_exists=True)
     # source health (last_article_at, article_counts): per-source max/range on stored_at
-    db["articles"].create_index(["source", "stored_at"], if_not_exists=True)
+    db.table("articles").create_index(["source", "stored_at"], if_not_exists=True)
     if not db["articles_fts"].exists():
-        db["articles"].enable_fts(["title", "text"], create_triggers=True, tokenize=FTS_TOKENIZE)
+        db.table("articles").enable_fts(["title", "text"], create_triggers=True, tokenize=FTS_TOKENIZE)
     _fold_search_accents(db)
     # every URL an article was seen under (feed link, tracking variant, canonical):
     # the spider skips all of them on later runs
-    db["article_urls"].create({"url": str, "article_id": int}, pk="url",
-                              foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
-    db["settled_urls"].create({"url": str, "source": str, "reason": str, "settled_at": str},
-                              pk="url", if_not_exists=True)
-    db["classifications"].create({
+    db.table("article_urls").create({"url": str, "article_id": int}, pk="url",
+                                    foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
+    db.table("settled_urls").create({"url": str, "source": str, "reason": str, "settled_at": str},
+                                    pk="url", if_not_exists=True)
+    db.table("classifications").create({
         "article_id": int, "profile_version": str, "score": float, "flagged": int,
         "matched_terms": str, "snippet": str, "subtopics": str, "countries": str,
         "classified_at": str,
     }, pk="article_id", foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
-    db["classifications"].create_index(["flagged"], if_not_exists=True)
+    db.table("classifications").create_index(["flagged"], if_not_exists=True)
     # v3 → v4: each decision is explained (rule points, model probability, the reason)
     for column, kind in (("rules", str), ("probability", float), ("model_version", str), ("reason", str)):
         if column not in db["classifications"].columns_dict:
-            db["classifications"].add_column(column, kind)
-    db["crawl_runs"].create({
+            db.table("classifications").add_column(column, kind)
+    db.table("crawl_runs").create({
         "id": int, "started_at": str, "finished_at": str, "sources": str, "status": str,
         "pid": int, "host": str,
     }, pk="id", if_not_exists=True)
     # v5 → v6: the process that runs a crawl, so the next run can tell one that died (see start_run)
-    for column, kind in (("pid", int), ("host", str)):
+    for column, column_type in (("pid", int), ("host", str)):
         if column not in db["crawl_runs"].columns_dict:
-            db["crawl_runs"].add_column(column, kind)
-    db["crawl_source_stats"].create({
+            db.table("crawl_runs").add_column(column, column_type)
+    db.table("crawl_source_stats").create({
         "run_id": int, "source": str, "requests": int, "responses": int, "articles_found": int,
-        "articles_fetched": int, "articles_stored": int, "articles_flagged": int, "skipped_known": int, "skipped_old": int,
-        "skipped_offsite": int, "skipped_robots": int, "duplicates": int, "extraction_failures": int, "errors": int,
-        "not_modified": int, "status_counts": str, "error_counts": str, "duration_s": float,
+        "articles_fetched": int, "articles_stored": int, "articles_flagged": int, "skipped_known": int,
+        "skipped_old": int, "skipped_offsite": int, "skipped_robots": int, "duplicates": int,
+        "extraction_failures": int, "errors": int, "not_modified": int, "status_counts": str, "error_counts": str,
+        "duration_s": float,
     }, pk=("run_id", "source"), foreign_keys=[("run_id", "crawl_runs", "id")], if_not_exists=True)
     # v5 → v6: requests refused by robots.txt are counted apart from those out of a source's scope
     if "skipped_robots" not in db["crawl_source_stats"].columns_dict:
-        db["crawl_source_stats"].add_column("skipped_robots", int)
+        db.table("crawl_source_stats").add_column("skipped_robots", int)
     # source health reads one source's runs (the key leads with run_id)
-    db["crawl_source_stats"].create_index(["source", "run_id"], if_not_exists=True)
-    db["crawl_errors"].create({
+    db.table("crawl_source_stats").create_index(["source", "run_id"], if_not_exists=True)
+    db.table("crawl_errors").create({
         "id": int, "run_id": int, "source": str, "url": str, "kind": str, "detail": str, "at": str,
     }, pk="id", foreign_keys=[("run_id", "crawl_runs", "id")], if_not_exists=True)
-    db["crawl_errors"].create_index(["run_id", "source"], if_not_exists=True)
-    db["digests"].create({
+    db.table("crawl_errors").create_index(["run_id", "source"], if_not_exists=True)
+    db.table("digests").create({
         "id": int, "day": str, "path": str, "created_at": str, "item_count": int,
     }, pk="id", if_not_exists=True)
-    db["digests"].create_index(["day"], unique=True, if_not_exists=True)
-    db["digest_items"].create({"article_id": int, "digest_id": int, "position": int, "story_key": str,
-                               "follow_up_of": str},
-                              pk="article_id",
-                              foreign_keys=[("article_id", "articles", "id"), ("digest_id", "digests", "id")],
-                              if_not_exists=True)
-    db["digest_items"].create_index(["digest_id"], if_not_exists=True)  # a digest's items
+    db.table("digests").create_index(["day"], unique=True, if_not_exists=True)
+    db.table("digest_items").create({"article_id": int, "digest_id": int, "position": int, "story_key": str,
+                                     "follow_up_of": str},
+                                    pk="article_id",
+                                    foreign_keys=[("article_id", "articles", "id"), ("digest_id", "digests", "id")],
+                                    if_not_exists=True)
+    db.table("digest_items").create_index(["digest_id"], if_not_exists=True)  # a digest's items
 
 
 def _create_model_tables(db: sqlite_utils.Database) -> None:
     # the analyst's verdicts: one per article, the latest wins
-    db["labels"].create({"article_id": int, "label": int, "note": str, "labelled_at": str},
-                        pk="article_id", foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
+    db.table("labels").create({"article_id": int, "label": int, "note": str, "labelled_at": str},
+                              pk="article_id", foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
     # every model `tipwatch train` made; the newest is the one in use
-    db["models"].create({
+    db.table("models").create({
         "version": str, "trained_at": str, "path": str, "n_train": int, "n_analyst": int,
         "precision": float, "recall": float, "f1": float, "scores": str,
     }, pk="version", if_not_exists=True)
@@ -239,8 +240,8 @@ def _create_alert_tables(db: sqlite_utils.Database) -> None:
 def _create_validator_tables(db: sqlite_utils.Database) -> None:
     """v2 → v3: ETag / Last-Modified of index pages (feeds, sitemaps, listings), so the next
     run fetches them conditionally; and the crawl stats' count of 304 answers."""
-    db["index_validators"].create({"url": str, "source": str, "etag": str, "last_modified": str,
-                                   "checked_at": str}, pk="url", if_not_exists=True)
+    db.table("index_validators").create({"url": str, "source": str, "etag": str, "last_modified": str,
+                                         "checked_at": str}, pk="url", if_not_exists=True)
     if "not_modified" not in db["crawl_source_stats"].columns_dict:
         db.execute("ALTER TABLE crawl_source_stats ADD COLUMN not_modified INTEGER")
 
@@ -248,13 +249,13 @@ def _create_validator_tables(db: sqlite_utils.Database) -> None:
 def _create_place_tables(db: sqlite_utils.Database) -> None:
     """v7 → v8: the places each article names (gazetteer matches, with coordinates), and per
     article the version of the gazetteer and glossary it was read with, and its English gist."""
-    db["article_places"].create({
+    db.table("article_places").create({
         "article_id": int, "place": str, "country": str, "kind": str, "lat": float, "lon": float,
         "now_in": str, "mentions": int, "first_at": int,
     }, pk=("article_id", "place"), foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)
-    db["article_places"].create_index(["place"], if_not_exists=True)
-    db["article_places"].create_index(["country"], if_not_exists=True)
-    db["article_gists"].create({
+    db.table("article_places").create_index(["place"], if_not_exists=True)
+    db.table("article_places").create_index(["country"], if_not_exists=True)
+    db.table("article_gists").create({
         "article_id": int, "gist": str, "title_en": str, "lead_en": str, "method": str, "version": str,
         "made_at": str,
     }, pk="article_id", foreign_keys=[("article_id", "articles", "id")], if_not_exists=True)

@@ -39,7 +39,7 @@ def evaluate(stage: TopicStage, examples: Sequence[Example], *, errors: bool = F
     report["profile_version"] = stage.profile.version
     report["model_version"] = stage.model.version if stage.model and stage.profile.model.use else None
     if errors:
-        report["errors"] = [_error(ex, r) for ex, r in zip(examples, results)
+        report["errors"] = [_error(ex, r) for ex, r in zip(examples, results, strict=True)
                             if ex.label is not None and bool(ex.label) != r["flagged"]]
     return report
 
@@ -54,7 +54,7 @@ def figures(examples: Sequence[Example], flags: Sequence[bool]) -> dict:
 
 def metrics(examples: Iterable[Example], predicted: Iterable[bool]) -> dict:
     tp = fp = fn = tn = 0
-    for ex, flag in zip(examples, predicted):
+    for ex, flag in zip(examples, predicted, strict=True):
         if ex.label is None:
             continue
         if ex.label:

@@ -81,7 +81,9 @@ class _Slot:
 
 
 def _slot(entries: list[tuple[int, Term]]) -> _Slot:
-    singles, keyed, loose = [], {}, []
+    singles: list[Term] = []
+    keyed: dict[tuple[int, str], list[tuple[int, Term]]] = {}
+    loose: list[tuple[int, Term]] = []
     for k, t in entries:
         if len(t.tokens) == 1:
             singles.append(t)

@@ -140,9 +140,12 @@ class _Field:
     def _match_unsegmented(self, index: _Index, langs: set[str] | None) -> None:
         if not self.words:
             return
+        unsegmented = index.unsegmented
+        assert unsegmented is not None  # called only for an index with unsegmented terms
         self.char_span(0, 1)  # fills self._starts
         starts = self._starts
-        for m in index.unsegmented.finditer(self.low):
+        assert starts is not None
+        for m in unsegmented.finditer(self.low):
             i = max(bisect.bisect_right(starts, m.start()) - 1, 0)
             j = min(max(bisect.bisect_left(starts, m.end()), i + 1), len(self.words))
             for t in index.unsegmented_terms[m.group(0)]:

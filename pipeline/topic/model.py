@@ -126,7 +126,7 @@ def version_of(examples: Iterable[Example]) -> str:
 def fit(examples: Sequence[Example]):
     """The fitted scikit-learn pipeline (see :func:`train` for the model tipwatch uses)."""
     labelled = [ex for ex in examples if ex.label in (0, 1)]
-    labels = {ex.label for ex in labelled}
+    labels = {ex.label for ex in labelled if ex.label is not None}  # all of them (0 or 1)
     if labels != {0, 1}:
         raise ModelError(f"training needs examples of both labels; got {len(labelled)} examples "
                          f"with labels {sorted(labels)}")

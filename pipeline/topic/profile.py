@@ -131,6 +131,8 @@ class _Builder:
         norm = text if mode == "case" else _lower(text)
         if mode == "fold":
             norm = _fold(norm)
+        tokens: tuple[str, ...]
+        gaps: tuple[int, ...]
         if _UNSEGMENTED.search(norm):
             tokens, gaps, unseg = (norm,), (), True
         else:
@@ -139,7 +141,7 @@ class _Builder:
             seps = parts[2::2][: max(len(tokens) - 1, 0)]
             if not tokens:
                 raise ProfileError(f"{where}: key '{key}' term {raw!r} has no words")
-            for tok, sep in zip(tokens, seps + [""]):
+            for _tok, sep in zip(tokens, seps + [""], strict=True):
                 if sep.startswith("*"):
                     raise ProfileError(f"{where}: key '{key}' term {raw!r}: '*' only ends a term")
             if parts[-1].strip() == "*":
@@ -360,7 +362,7 @@ def _model_policy(table: Any) -> ModelPolicy:
         if key not in known:
             raise ProfileError(f"model: key '{key}' is not a known key (known: {', '.join(sorted(known))})")
     default = ModelPolicy()
-    values = {"use": _boolean("model", "use", table.get("use", default.use))}
+    values: dict[str, Any] = {"use": _boolean("model", "use", table.get("use", default.use))}
     for key in ("rescue", "veto"):
         value = _number("model", key, table.get(key, getattr(default, key)), minimum=0)
         if value > 1:

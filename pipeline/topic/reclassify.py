@@ -23,7 +23,7 @@ def reclassify(db, profile_path: str, model_path: str | None, ids: list[int] | N
     try:
         for batch in batches(store.iter_articles(db, ids)):
             before = store.flags_of(db, [article["id"] for article in batch])
-            for article, result in zip(batch, stage.classify_many(batch)):
+            for article, result in zip(batch, stage.classify_many(batch), strict=True):
                 rewritten += store.save_classification(db, article["id"], result)  # one transaction each
                 seen += 1
                 now = bool(result["flagged"])

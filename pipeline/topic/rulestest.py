@@ -7,6 +7,7 @@ stored articles the candidate would newly flag or unflag.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pipeline import store
 from pipeline.topic import labelled
@@ -26,8 +27,8 @@ def labelled_sets(db, labelled_dir: Path) -> dict[str, list[labelled.Example]]:
 
 
 def rules_test(active: TopicStage, candidate: TopicStage, labelled_dir: Path, db=None) -> dict:
-    report = {"active": active.profile.version, "candidate": candidate.profile.version,
-              "model": candidate.model.version if candidate.model else None, "labelled": {}}
+    report: dict[str, Any] = {"active": active.profile.version, "candidate": candidate.profile.version,
+                              "model": candidate.model.version if candidate.model else None, "labelled": {}}
     for name, examples in labelled_sets(db, labelled_dir).items():
         if examples:
             report["labelled"][name] = {which: _summary(evaluate(stage, examples))
@@ -45,10 +46,12 @@ def _summary(figures: dict) -> dict:
 
 
 def _stored_changes(active: TopicStage, candidate: TopicStage, db) -> dict:
-    flagged, unflagged, seen = [], [], 0
+    flagged: list[dict] = []
+    unflagged: list[dict] = []
+    seen = 0
     for batch in batches(store.iter_articles(db)):
         seen += len(batch)
-        for article, old, new in zip(batch, active.classify_many(batch), candidate.classify_many(batch)):
+        for article, old, new in zip(batch, active.classify_many(batch), candidate.classify_many(batch), strict=True):
             if old["flagged"] != new["flagged"]:
                 row = {"id": article["id"], "title": article["title"], "score_active": old["score"],
                        "score_candidate": new["score"], "reason": new["reason"]}

@@ -59,7 +59,7 @@ def _tags(profile: Profile, fields: list[_Field], kind: str, hits: Iterable[dict
         owner = base + i
         if owner not in fields[0].by_owner and owner not in fields[1].by_owner:
             continue
-        n = len(_accepted(fields[1], tag, owner))
+        n: float = len(_accepted(fields[1], tag, owner))
         n += len(_accepted(fields[0], tag, owner)) * title_weight
         if n >= tag.min_count:
             counts[tag.name] = counts.get(tag.name, 0) + n

@@ -31,13 +31,14 @@ class TopicStage:
         """Classify documents (title, text, language)."""
         results = [rules.classify(self.profile, title=d.get("title") or "", text=d.get("text") or "",
                                   language=d.get("language")) for d in docs]
-        for doc, result in zip(docs, results):
-            probability = None
-            if self.consults_model(result["score"]):
+        for doc, result in zip(docs, results, strict=True):
+            probability: float | None = None
+            model_version: str | None = None
+            if self.model is not None and self.consults_model(result["score"]):
                 probability = self.model.probability(doc.get("title") or "", doc.get("text") or "")
+                model_version = self.model.version
             flagged, reason = decide(result["score"], self.profile.threshold, probability, self.profile.model)
-            result.update(flagged=flagged, reason=reason, probability=probability,
-                          model_version=self.model.version if probability is not None else None)
+            result.update(flagged=flagged, reason=reason, probability=probability, model_version=model_version)
             if not flagged:
                 result["subtopics"] = []  # subtopics describe flagged stories only
         return results

@@ -49,7 +49,7 @@ def _tone_map() -> dict[str, str]:
 _TONE_MAP = _tone_map()
 
 
-_TONE_RE = re.compile("[ou][%s]" % "".join(sorted({k[1] for k in _TONE_MAP})))
+_TONE_RE = re.compile(f"[ou][{''.join(sorted({k[1] for k in _TONE_MAP}))}]")
 
 
 def _nfc(text: str) -> str:
