@@ -7,16 +7,19 @@ created, and found by every other component through its crawler (in `from_crawle
     context.stats      # SourceStatsBook: per-source counters of this run
     context.recorder   # CrawlRecorder: the run, errors, settled pages and articles in the store
     context.budget     # IndexBudget: the index pages each source may still read
+    context.shared     # distributed mode only: the crawl's state in Redis (crawler/shared/)
 
 Scrapy creates the spider before its extensions, middlewares and item pipelines, so the spider
-opens the context and the others find it already there. `open_local_state` is the one place
-that decides these are in-process objects over SQLite: a crawl spread over several machines
-swaps it for shared ones.
+opens the context and the others find it already there. `open_state` is the one place that
+decides what these are: in-process objects over SQLite (`open_local_state`), or, in distributed
+mode (TIPWATCH_REDIS_URL), versions shared by all the crawl's workers through Redis
+(crawler/shared/frontier.py, `open_shared_state`).
 """
 from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -26,6 +29,9 @@ from crawler.paths import setting_path
 from crawler.plan import CrawlPlan
 from crawler.recorder import CrawlRecorder
 from crawler.state import Frontier, SourceStatsBook
+
+if TYPE_CHECKING:  # redis is imported only in distributed mode
+    from crawler.shared.frontier import SharedState
 
 _CONTEXTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # crawler → its context
 
@@ -37,12 +43,13 @@ class CrawlContext:
     stats: SourceStatsBook
     recorder: CrawlRecorder
     budget: IndexBudget
+    shared: SharedState | None = None  # distributed mode: the Redis-backed state (crawler/shared/frontier.py)
 
     @classmethod
     def open(cls, crawler, plan: CrawlPlan) -> CrawlContext:
         """The context of *crawler*'s crawl, registered on it, counting its requests and
         responses, and finishing its run when the spider closes."""
-        context = cls(plan, *open_local_state(crawler.settings, plan))
+        context = cls(plan, *open_state(crawler.settings, plan))
         _CONTEXTS[crawler] = context
         crawler.signals.connect(context._on_request_reached, signal=signals.request_reached_downloader)
         crawler.signals.connect(context._on_response, signal=signals.response_received)
@@ -73,6 +80,16 @@ class CrawlContext:
 
     def _on_closed(self, spider, reason) -> None:
         self.recorder.finish(reason)
+
+
+def open_state(settings, plan: CrawlPlan) -> tuple:
+    """Local state over SQLite, or, with TIPWATCH_REDIS_URL (distributed mode), state shared with
+    the crawl's other workers through Redis."""
+    if settings.get("TIPWATCH_REDIS_URL"):
+        from crawler.shared.frontier import open_shared_state  # here: the embedded crawl never loads redis
+
+        return open_shared_state(settings, plan)
+    return open_local_state(settings, plan)
 
 
 def open_local_state(settings, plan: CrawlPlan) -> tuple[Frontier, SourceStatsBook, CrawlRecorder, IndexBudget]:

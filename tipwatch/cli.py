@@ -31,7 +31,7 @@ from tipwatch.crawl import CrawlError
 EXPECTED_ERRORS = (OSError, sqlite3.DatabaseError, CrawlError, ProfileError, LabelledError, ModelError,
                    ConfigError, CommandError)
 # options that are settings of the configuration (their names are its fields)
-CONFIG_OPTIONS = ("db", "sources", "profile", "digests", "channels", "schedule")
+CONFIG_OPTIONS = ("db", "sources", "profile", "digests", "channels", "schedule", "redis_url")
 
 
 def fail(message: str) -> None:
@@ -76,6 +76,18 @@ def channels_option(command):
     return click.option("--channels", "channels", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="Channel settings, [immediate] alerts and [[subscription]]s "
                              "(default seeds/channels.toml) [env TIPWATCH_CHANNELS].")(command)
+
+
+def redis_option(command):
+    return click.option("--redis", "redis_url", default=None, metavar="URL",
+                        help="Distributed mode: the Redis that holds the crawl's frontier and streams, "
+                             "e.g. redis://127.0.0.1:6379/0 [env TIPWATCH_REDIS_URL].")(command)
+
+
+def workers_option(command):
+    return click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+                        help="With --redis: fetch workers, and as many process workers, started on this "
+                             "machine (plus one writer).")(command)
 
 
 def crawl_options(command):
@@ -137,8 +149,10 @@ def sources_command(config: Config):
 @common_options
 @crawl_options
 @channels_option
+@redis_option
+@workers_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
-def crawl(config: Config, source_names, since, lookback_days, log_file, settings, quiet):
+def crawl(config: Config, source_names, since, lookback_days, log_file, settings, quiet, workers):
     """Discover, fetch, extract, classify and store new articles, then send immediate alerts.
 
     Holds the database's work lock, as `run` does: while another crawl, `run` or daemon job
@@ -146,7 +160,41 @@ def crawl(config: Config, source_names, since, lookback_days, log_file, settings
     from tipwatch.commands import crawling
 
     crawling.crawl(config, crawling.crawl_options(config, source_names, since, lookback_days, log_file, settings),
-                   quiet)
+                   quiet, workers)
+
+
+@cli.command()
+@common_options
+@crawl_options
+@redis_option
+@click.option("--fetch", "roles", flag_value="fetch", multiple=True, help="Fetch pages (a Scrapy crawl).")
+@click.option("--process", "roles", flag_value="process", multiple=True, help="Extract and classify pages.")
+def worker(config: Config, source_names, since, lookback_days, log_file, settings, roles):
+    """Join the distributed crawl running on --redis: fetch (--fetch), process (--process), or both.
+
+    Needs the same sources file (fetching) or profile and seeds (processing) as the crawl; exits
+    when the crawl is drained. --source, --since and --lookback-days are the crawl's, not its own."""
+    from tipwatch.commands import distributed
+
+    if source_names or since or lookback_days is not None:
+        fail("--source, --since and --lookback-days are the crawl's: give them to `tipwatch crawl --redis`")
+    distributed.worker(config, crawling_options(config, log_file, settings), set(roles))
+
+
+@cli.command()
+@common_options
+@redis_option
+def ingest(config: Config):
+    """The one writer of the distributed crawl running on --redis: stores its articles into --db."""
+    from tipwatch.commands import distributed
+
+    distributed.ingest(config, crawling_options(config, None, {}))
+
+
+def crawling_options(config: Config, log_file, settings):
+    from tipwatch.commands import crawling
+
+    return crawling.crawl_options(config, (), None, None, log_file, settings)
 
 
 @cli.command("import-seeds")
@@ -253,14 +301,17 @@ def digest(config: Config, day, send, dry_run, since, html_file):
 @common_options
 @crawl_options
 @channels_option
-def run(config: Config, source_names, since, lookback_days, log_file, settings):
+@redis_option
+@workers_option
+def run(config: Config, source_names, since, lookback_days, log_file, settings, workers):
     """One full cycle for cron: crawl every enabled source, send immediate alerts, then write the
     digest (and each subscription's).
 
     Holds the database's work lock: a second `run` (or a daemon job) meanwhile exits 1."""
     from tipwatch.commands import crawling
 
-    crawling.run(config, crawling.crawl_options(config, source_names, since, lookback_days, log_file, settings))
+    crawling.run(config, crawling.crawl_options(config, source_names, since, lookback_days, log_file, settings),
+                 workers)
 
 
 @cli.command()
@@ -294,6 +345,7 @@ def demo(base: Config, db, digests):
 @cli.command()
 @common_options
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@redis_option
 def status(config: Config, as_json):
     """Health of every source: verdict with reasons, last success, articles in 24 h / 7 days, error rate."""
     from tipwatch.commands.status import status as source_status

@@ -22,22 +22,22 @@ from tipwatch.crawl import CrawlOptions, reconsider_old_pages, run_crawl, source
 from tipwatch.lock import LockBusy, work_lock
 
 
-def crawl(config: Config, options: CrawlOptions, quiet: bool) -> None:
+def crawl(config: Config, options: CrawlOptions, quiet: bool, workers: int = 2) -> None:
     """Holds the database's work lock, as `run` does: while another crawl, `run` or daemon job
     holds it, fails at once (a cron line simply tries again at its next time)."""
     _check(config, options)
     with _locked(config, "tipwatch crawl"):
-        lines = _crawl(config, options)
+        lines = _crawl(config, options, workers)
         for line in [] if quiet else lines:
             click.echo(line)
         _send_alerts(config, quiet)
 
 
-def run(config: Config, options: CrawlOptions) -> None:
+def run(config: Config, options: CrawlOptions, workers: int = 2) -> None:
     """One full cycle for cron: crawl, immediate alerts, then the digest (and each subscription's)."""
     _check(config, options)
     with _locked(config, "tipwatch run"):
-        for line in _crawl(config, options):
+        for line in _crawl(config, options, workers):
             click.echo(line)
         _send_alerts(config, quiet=False)
         alerting, _ = load_teams(config, sending=False)
@@ -65,9 +65,9 @@ def _locked(config: Config, job: str):
         raise CommandError(str(exc)) from None
 
 
-def _crawl(config: Config, options: CrawlOptions) -> list[str]:
+def _crawl(config: Config, options: CrawlOptions, workers: int = 2) -> list[str]:
     reconsidered = reconsider_old_pages(options)  # a widened window: too-old pages from the archive
-    run_id = run_crawl(options)
+    run_id = _run_crawl(config, options, workers)
     return reconsidered + source_lines(store.open_db(config.db), run_id) + _apply_retention(config)
 
 
@@ -84,6 +84,16 @@ def _apply_retention(config: Config) -> list[str]:
     except OSError as exc:
         return [f"archive retention not applied: {exc}"]
     return prune_lines(report, days)[:1] if report.deleted or report.split else []
+
+
+def _run_crawl(config: Config, options: CrawlOptions, workers: int) -> int:
+    """Embedded (this process), or distributed over worker processes when the configuration
+    names a Redis (`--redis`, TIPWATCH_REDIS_URL): the same run, the same summary."""
+    if not config.redis_url:
+        return run_crawl(options)
+    from tipwatch.distributed import run_distributed  # here: the embedded crawl never loads redis
+
+    return run_distributed(options, workers)
 
 
 def _send_alerts(config: Config, quiet: bool) -> None:

@@ -19,7 +19,20 @@ def status(config: Config, as_json: bool) -> None:
         sources = []  # a broken sources file: still report the sources the database knows
     rows = source_health(store.open_db(config.db), sources)
     if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        # distributed mode (a Redis configured): the crawl's backlogs and heartbeats beside the sources
+        shown = {"sources": rows, "distributed": _distributed_rows(config)} if config.redis_url else rows
+        click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
         return
     for line in status_table(rows):
         click.echo(line)
+    if config.redis_url:
+        from tipwatch.commands.distributed import status_lines
+
+        for line in status_lines(config):
+            click.echo(line)
+
+
+def _distributed_rows(config: Config) -> list[dict]:
+    from tipwatch.commands.distributed import status_rows
+
+    return status_rows(config)

@@ -1,0 +1,114 @@
+"""A news site on 127.0.0.1 that counts every request: the sample sites' article pages, each
+served under several distinct URLs, with a sitemap index, its children and a feed; it records
+the hits per path and the most requests it answered at once (optionally each slowed down, so
+that concurrency shows)."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+from tipwatch.samplesites import SITES_DIR, LoopbackHTTPServer, manifest
+
+SITEMAP_CHUNK = 25
+
+
+def sample_bodies() -> list[tuple[str, bytes]]:
+    """(name, body) of each sample article page; its {{BASE}} links and its canonical link point
+    off-site, so a copy's canonical link does not fold it into another copy: one article a page."""
+    pages = []
+    for article in manifest():
+        path = SITES_DIR / article["site"] / article["path"].lstrip("/")
+        if path.is_file():
+            pages.append((f"{article['site']}-{Path(article['path']).stem}"[:60],
+                          path.read_bytes().replace(b"{{BASE}}", b"https://sample.invalid")
+                          .replace(b'rel="canonical" href="/', b'rel="canonical" href="https://sample.invalid/')))
+    return pages
+
+
+class CountingSite:
+    def __init__(self, copies: int = 2, latency_s: float = 0.0):
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.site = self
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.latency_s = latency_s
+        self.hits: Counter = Counter()
+        self.in_flight = self.peak = 0
+        self._lock = threading.Lock()
+        self.articles = [f"/news/{i:04d}/{name}.html" for i, (name, _) in
+                         enumerate(sample_bodies() * copies)]
+        bodies = [body for _, body in sample_bodies() * copies]
+        self.documents = {"/robots.txt": (b"User-agent: *\nAllow: /\n", "text/plain")}
+        self.documents.update({path: (body, "text/html") for path, body in zip(self.articles, bodies, strict=True)})
+        self._index_documents()
+
+    def _index_documents(self) -> None:
+        children = []
+        for start in range(0, len(self.articles), SITEMAP_CHUNK):
+            child = f"/sitemaps/{start // SITEMAP_CHUNK}.xml"
+            children.append(child)
+            chunk = self.articles[start:start + SITEMAP_CHUNK]
+            urls = "".join(f"<url><loc>{self.base_url}{p}</loc></url>" for p in chunk)
+            self.documents[child] = (f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                                     f"{urls}</urlset>".encode(), "application/xml")
+        index = "".join(f"<sitemap><loc>{self.base_url}{c}</loc></sitemap>" for c in children)
+        self.documents["/sitemap.xml"] = (f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
+                                          f'sitemap/0.9">{index}</sitemapindex>'.encode(), "application/xml")
+        items = "".join(f"<item><title>{i}</title><link>{self.base_url}{p}</link></item>"
+                        for i, p in enumerate(self.articles[-10:]))
+        self.documents["/feed.rss"] = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+                                       f"{items}</channel></rss>".encode(), "application/rss+xml")
+
+    def write_sources(self, path: Path, name: str = "counted") -> Path:
+        path.write_text(f"""allow_addresses = ["127.0.0.1"]
+
+[[source]]
+name = "{name}"
+title = "Counting site"
+language = "en"
+feeds = ["{self.base_url}/feed.rss"]
+sitemaps = ["{self.base_url}/sitemap.xml"]
+article_pattern = '/news/\\d+/[^/]+\\.html$'
+lookback_days = 0
+""", encoding="utf-8")
+        return path
+
+    def article_hits(self) -> Counter:
+        return Counter({path: n for path, n in self.hits.items() if path.startswith("/news/")})
+
+    def __enter__(self) -> CountingSite:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        site: CountingSite = self.server.site
+        path = self.path.split("?", 1)[0]
+        with site._lock:
+            site.hits[path] += 1
+            site.in_flight += 1
+            site.peak = max(site.peak, site.in_flight)
+        try:
+            if site.latency_s:
+                time.sleep(site.latency_s)
+            body, content_type = site.documents.get(path, (b"not found", "text/plain"))
+            self.send_response(200 if path in site.documents else 404)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        finally:
+            with site._lock:
+                site.in_flight -= 1
