@@ -34,12 +34,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from throughput import load_pages, replicate, site_documents, write_sources
 
-from tipwatch.samplesites import LoopbackHTTPServer
+from tipwatch.samplesites import LoopbackHTTPServer, QuietHandler, ServedInThread
 
 from _common import REPO, emit, rate, target
 
@@ -52,7 +51,7 @@ CRAWL_TIMEOUT_S = 1200
 PER_HOST_LIMIT = 4          # CONCURRENT_REQUESTS_PER_DOMAIN (crawler/settings.py)
 
 
-class CountingSite:
+class CountingSite(ServedInThread):
     """throughput.py's site, counting requests per path and the most in flight at once."""
 
     def __init__(self, pages):
@@ -72,21 +71,9 @@ class CountingSite:
     def article_hits(self) -> Counter:
         return Counter({p: n for p, n in self.hits.items() if p.startswith("/news/")})
 
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.server.shutdown()
-        self.server.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):
-        pass
-
+class _Handler(QuietHandler):
     def do_GET(self):
         site = self.server.site
         path = self.path.split("?", 1)[0]

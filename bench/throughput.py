@@ -37,10 +37,9 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from tipwatch.samplesites import LoopbackHTTPServer
+from tipwatch.samplesites import LoopbackHTTPServer, QuietHandler, ServedInThread
 
 from _common import REPO, SHARED_DATA, emit, rate, target
 
@@ -136,7 +135,7 @@ def _urlset(urls: str) -> bytes:
             f"{urls}</urlset>").encode()
 
 
-class BenchSite:
+class BenchSite(ServedInThread):
     """A threaded HTTP/1.1 server on 127.0.0.1 answering from memory; index documents carry an
     ETag and answer If-None-Match with 304, as news sites' CDNs do."""
 
@@ -145,21 +144,9 @@ class BenchSite:
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.server.documents = site_documents(pages, self.base_url)
 
-    def __enter__(self) -> BenchSite:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):
-        pass
-
+class _Handler(QuietHandler):
     def do_GET(self):
         found = self.server.documents.get(self.path.split("?", 1)[0])
         if found is None:

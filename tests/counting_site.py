@@ -7,10 +7,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from tipwatch.samplesites import SITES_DIR, LoopbackHTTPServer, manifest
+from tipwatch.samplesites import SITES_DIR, LoopbackHTTPServer, QuietHandler, ServedInThread, manifest
 
 SITEMAP_CHUNK = 25
 
@@ -28,7 +27,7 @@ def sample_bodies() -> list[tuple[str, bytes]]:
     return pages
 
 
-class CountingSite:
+class CountingSite(ServedInThread):
     def __init__(self, copies: int = 2, latency_s: float = 0.0):
         self.server = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.site = self
@@ -78,21 +77,9 @@ lookback_days = 0
     def article_hits(self) -> Counter:
         return Counter({path: n for path, n in self.hits.items() if path.startswith("/news/")})
 
-    def __enter__(self) -> CountingSite:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):
-        pass
-
+class _Handler(QuietHandler):
     def do_GET(self):
         site: CountingSite = self.server.site
         path = self.path.split("?", 1)[0]

@@ -65,6 +65,30 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         self.server_name = host
 
 
+class ServedInThread:
+    """A site whose `server` (a LoopbackHTTPServer) answers from a thread inside a `with` block."""
+
+    server: LoopbackHTTPServer
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 (keep-alive, as a crawler meets news sites), and no line on stderr per request:
+    the sites that use it count their requests themselves."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):
+        pass
+
+
 class SiteError(Exception):
     """A sample site's own files are wrong (bad routes.toml, unknown site name)."""
 
