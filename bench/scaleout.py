@@ -30,7 +30,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from pathlib import Path
 
 from throughput import load_pages, replicate, site_documents, write_sources
 
-from tipwatch.samplesites import LoopbackHTTPServer, QuietHandler, ServedInThread
+from tipwatch.samplesites import CountingServedSite
 
 from _common import REPO, emit, rate, target
 
@@ -51,46 +50,12 @@ CRAWL_TIMEOUT_S = 1200
 PER_HOST_LIMIT = 4          # CONCURRENT_REQUESTS_PER_DOMAIN (crawler/settings.py)
 
 
-class CountingSite(ServedInThread):
+class CountingSite(CountingServedSite):
     """throughput.py's site, counting requests per path and the most in flight at once."""
 
     def __init__(self, pages):
-        self.server = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.site = self
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__()
         self.documents = site_documents(pages, self.base_url)
-        self.hits: Counter = Counter()
-        self.in_flight = self.peak = 0
-        self.lock = threading.Lock()
-
-    def reset(self) -> None:
-        with self.lock:
-            self.hits.clear()
-            self.peak = 0
-
-    def article_hits(self) -> Counter:
-        return Counter({p: n for p, n in self.hits.items() if p.startswith("/news/")})
-
-
-
-class _Handler(QuietHandler):
-    def do_GET(self):
-        site = self.server.site
-        path = self.path.split("?", 1)[0]
-        with site.lock:
-            site.hits[path] += 1
-            site.in_flight += 1
-            site.peak = max(site.peak, site.in_flight)
-        try:
-            body, content_type = site.documents.get(path, (b"not found", "text/plain"))
-            self.send_response(200 if path in site.documents else 404)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        finally:
-            with site.lock:
-                site.in_flight -= 1
 
 
 @dataclass

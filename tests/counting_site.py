@@ -4,12 +4,9 @@ the hits per path and the most requests it answered at once (optionally each slo
 that concurrency shows)."""
 from __future__ import annotations
 
-import threading
-import time
-from collections import Counter
 from pathlib import Path
 
-from tipwatch.samplesites import SITES_DIR, LoopbackHTTPServer, QuietHandler, ServedInThread, manifest
+from tipwatch.samplesites import SITES_DIR, CountingServedSite, manifest
 
 SITEMAP_CHUNK = 25
 
@@ -27,19 +24,13 @@ def sample_bodies() -> list[tuple[str, bytes]]:
     return pages
 
 
-class CountingSite(ServedInThread):
+class CountingSite(CountingServedSite):
     def __init__(self, copies: int = 2, latency_s: float = 0.0):
-        self.server = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.site = self
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.latency_s = latency_s
-        self.hits: Counter = Counter()
-        self.in_flight = self.peak = 0
-        self._lock = threading.Lock()
+        super().__init__(latency_s)
         self.articles = [f"/news/{i:04d}/{name}.html" for i, (name, _) in
                          enumerate(sample_bodies() * copies)]
         bodies = [body for _, body in sample_bodies() * copies]
-        self.documents = {"/robots.txt": (b"User-agent: *\nAllow: /\n", "text/plain")}
+        self.documents["/robots.txt"] = (b"User-agent: *\nAllow: /\n", "text/plain")
         self.documents.update({path: (body, "text/html") for path, body in zip(self.articles, bodies, strict=True)})
         self._index_documents()
 
@@ -73,29 +64,3 @@ article_pattern = '/news/\\d+/[^/]+\\.html$'
 lookback_days = 0
 """, encoding="utf-8")
         return path
-
-    def article_hits(self) -> Counter:
-        return Counter({path: n for path, n in self.hits.items() if path.startswith("/news/")})
-
-
-
-class _Handler(QuietHandler):
-    def do_GET(self):
-        site: CountingSite = self.server.site
-        path = self.path.split("?", 1)[0]
-        with site._lock:
-            site.hits[path] += 1
-            site.in_flight += 1
-            site.peak = max(site.peak, site.in_flight)
-        try:
-            if site.latency_s:
-                time.sleep(site.latency_s)
-            body, content_type = site.documents.get(path, (b"not found", "text/plain"))
-            self.send_response(200 if path in site.documents else 404)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        finally:
-            with site._lock:
-                site.in_flight -= 1

@@ -89,6 +89,56 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
+class CountingServedSite(ServedInThread):
+    """Documents from memory on 127.0.0.1 (`documents`: path → (body, content type)), counting the
+    requests for each path and the most answered at once: how a test or a benchmark sees that no
+    page was fetched twice and that a site's limit held. `latency_s` holds each answer that long."""
+
+    def __init__(self, latency_s: float = 0.0):
+        self.server = _CountingServer(("127.0.0.1", 0), _CountingHandler)
+        self.server.site = self  # the handler's way back to its site
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.documents: dict[str, tuple[bytes, str]] = {}
+        self.latency_s = latency_s
+        self.hits: Counter = Counter()
+        self.in_flight = self.peak = 0
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.hits.clear()
+            self.peak = 0
+
+    def article_hits(self) -> Counter:
+        return Counter({path: n for path, n in self.hits.items() if path.startswith("/news/")})
+
+
+class _CountingServer(LoopbackHTTPServer):
+    site: CountingServedSite
+
+
+class _CountingHandler(QuietHandler):
+    def do_GET(self):
+        site = self.server.site
+        path = self.path.split("?", 1)[0]
+        with site.lock:
+            site.hits[path] += 1
+            site.in_flight += 1
+            site.peak = max(site.peak, site.in_flight)
+        try:
+            if site.latency_s:
+                time.sleep(site.latency_s)
+            body, content_type = site.documents.get(path, (b"not found", "text/plain"))
+            self.send_response(200 if path in site.documents else 404)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        finally:
+            with site.lock:
+                site.in_flight -= 1
+
+
 class SiteError(Exception):
     """A sample site's own files are wrong (bad routes.toml, unknown site name)."""
 
