@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.enrich import EnrichFiles
 from pipeline.enrich.translate import MT_DIR_ENV, TRANSLATOR_ENV
 from pipeline.process import StageSettings
-from pipeline.topic.training import ModelFiles, active_model_path
+from pipeline.process import stage_settings as read_with
 
 
 class MissingSetting(RuntimeError):
@@ -36,12 +35,11 @@ def warc_dir(settings) -> Path:
 
 
 def stage_settings(settings, db) -> StageSettings:
-    """What the crawl's workers read pages with: the profile, the model in use in *db* (else the
-    base model, trained from the seeds' labelled split and cached), the seeds' gazetteer and
-    glossary, and the operator's translator (TIPWATCH_TRANSLATOR / TIPWATCH_MT_DIR settings)."""
-    seeds = setting_path(settings, "TIPWATCH_SEEDS_DIR")
-    model = active_model_path(db, ModelFiles(seeds / "labelled", setting_path(settings, "TIPWATCH_CACHE_DIR")))
+    """What the crawl's workers read pages with (pipeline.process.stage_settings), from the
+    settings: TIPWATCH_PROFILE, _SEEDS_DIR, _CACHE_DIR, _MIN_CHARS and the operator's translator
+    (TIPWATCH_TRANSLATOR / TIPWATCH_MT_DIR)."""
     translator = {TRANSLATOR_ENV: settings.get("TIPWATCH_TRANSLATOR") or "",
                   MT_DIR_ENV: settings.get("TIPWATCH_MT_DIR") or ""}
-    return StageSettings(profile=str(setting_path(settings, "TIPWATCH_PROFILE")), model=str(model),
-                         enrich=EnrichFiles.of(seeds, translator), min_chars=settings.getint("TIPWATCH_MIN_CHARS", 200))
+    return read_with(db, setting_path(settings, "TIPWATCH_PROFILE"), setting_path(settings, "TIPWATCH_SEEDS_DIR"),
+                     setting_path(settings, "TIPWATCH_CACHE_DIR"), translator,
+                     settings.getint("TIPWATCH_MIN_CHARS", 200))

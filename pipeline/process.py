@@ -8,8 +8,10 @@ gives the same article either way.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from pipeline.enrich import EnrichFiles, enrich
 from pipeline.extract.article import ExtractionError, ExtractOptions, decode_html, extract_article
@@ -26,6 +28,19 @@ class StageSettings:
     model: str | None
     enrich: EnrichFiles
     min_chars: int = 200
+
+
+def stage_settings(db, profile: str | Path, seeds_dir: str | Path, cache_dir: str | Path,
+                   environ: Mapping[str, str] | None = None, min_chars: int = 200) -> StageSettings:
+    """What pages are read with: the profile, the model in use in *db* (a trained one, else the
+    base model, trained from the seeds' labelled split and cached in *cache_dir*), the seeds'
+    gazetteer and glossary, and the translator *environ* names (TIPWATCH_TRANSLATOR / _MT_DIR).
+    The app builds it from its configuration, the crawl from its Scrapy settings."""
+    from pipeline.topic.training import ModelFiles, active_model_path  # here: the workers never need it
+
+    model = active_model_path(db, ModelFiles(Path(seeds_dir) / "labelled", Path(cache_dir)))
+    return StageSettings(profile=str(profile), model=str(model), enrich=EnrichFiles.of(seeds_dir, environ),
+                         min_chars=min_chars)
 
 
 def classify_article(profile_path: str, article: dict, model_path: str | None = None) -> dict:

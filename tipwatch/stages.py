@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pipeline.enrich import EnrichFiles
 from pipeline.process import StageSettings
-from pipeline.topic.training import ModelFiles, active_model_path
+from pipeline.process import stage_settings as read_with
+from pipeline.topic.training import ModelFiles
 from tipwatch.config import Config
 
 
@@ -18,7 +19,5 @@ def enrich_files(config: Config) -> EnrichFiles:
 
 
 def stage_settings(config: Config, db) -> StageSettings:
-    """The profile, the model in use in *db* (a trained one, else the base model) and the
-    enrichment files, as a crawl reads pages with them."""
-    return StageSettings(profile=str(config.profile), model=str(active_model_path(db, model_files(config))),
-                         enrich=enrich_files(config))
+    """What pages are read with (pipeline.process.stage_settings), from the configuration."""
+    return read_with(db, config.profile, config.seeds_dir, config.cache_dir, config.environ)

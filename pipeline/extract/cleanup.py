@@ -51,7 +51,7 @@ _UPDATE_LINE = re.compile(
 
 _TERMINATOR = re.compile(
     r"^(?:See\s+also|Related(?:\s+(?:news|articles?|stories|posts|content))?|Read\s+(?:more|also)|More\s+(?:news|stories)|"
-    r"You\s+m(?:ay|ight)\s+also\s+like|Send\s+Us\s+Your\s+Comments?|Tin\s+liên\s+quan|Tin\s+cùng\s+chuyên\s+mục|"
+    r"Send\s+Us\s+Your\s+Comments?|Tin\s+liên\s+quan|Tin\s+cùng\s+chuyên\s+mục|"
     r"Tin\s+khác|Xem\s+thêm|Đọc\s+thêm|Bài\s+liên\s+quan|Bình\s+luận|Comments?)\s*(?:\(\s*\d+\s*\))?\s*:?$",
     re.IGNORECASE)
 
