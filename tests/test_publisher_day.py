@@ -56,6 +56,20 @@ def test_utc_stamp_on_a_country_domain_takes_that_countrys_zone():
     assert domain_zone("http://127.0.0.1:8000/a") is None
 
 
+def test_page_served_from_a_bare_address_is_dated_by_the_url_it_declares():
+    # a mirror, a cache or a loopback copy: the page's canonical URL still names its publisher
+    # (an Italian domain: 23:01Z is past midnight in Rome) and its /YYYY/MM/DD/ path
+    canonical = '<link rel="canonical" href="https://www.example.it/2023/11/02/news/a-1/">'
+    head = canonical + '<meta property="article:published_time" content="2023-11-01T23:01:00Z">'
+    assert _published_of(_page(head))[0] == "2023-11-02T00:01:00+01:00"
+    assert _published_of(_page(canonical)) == ("2023-11-02", "url-path")
+    # the fetched address's own date comes first; a country it does not have is taken from the declared one
+    assert _published_of(_page(canonical), url="http://127.0.0.1:8000/2023/10/30/a.html")[0] == "2023-10-30"
+    og_url = '<meta property="og:url" content="https://noticias.example.com.ar/nota-1/">'
+    head = og_url + '<meta property="article:published_time" content="2022-05-04T00:53:29Z">'
+    assert _published_of(_page(head))[0] == "2022-05-03T21:53:29-03:00"
+
+
 def test_a_stamp_with_its_own_offset_is_kept_as_written():
     head = '<meta property="article:published_time" content="2025-07-28T01:00:00-05:00">'
     assert _published_of(_page(head), zone="Asia/Ho_Chi_Minh")[0] == "2025-07-28T01:00:00-05:00"

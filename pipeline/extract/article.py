@@ -143,7 +143,8 @@ def _extract_article(html: str, url: str, options: ExtractOptions | None) -> dic
 
     # the date is read from the page as served; the body text from the page without layout
     # chrome, prepared in place (parsing twice or copying the tree would cost more)
-    hit = find_published(tree, html, url, page_view, now=opts.now, zone=opts.timezone)
+    canonical_url = _nfc(_canonical(tree, url))
+    hit = find_published(tree, html, url, page_view, now=opts.now, zone=opts.timezone, declared_url=canonical_url)
     raw_text = unicodedata.normalize("NFC", _body_text(_without_layout_chrome(tree), url, opts))
     if opts.clean_chrome:
         raw_text = _inline_blocks(tree, raw_text)
@@ -186,6 +187,6 @@ def _extract_article(html: str, url: str, options: ExtractOptions | None) -> dic
         "sitename": attr("sitename"),
         "description": attr("description"),
         "tags": tags,
-        "canonical_url": _nfc(_canonical(tree, url)),
+        "canonical_url": canonical_url,
         "image": _nfc(image),
     }

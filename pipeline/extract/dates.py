@@ -471,22 +471,27 @@ def _htmldate(html: str, url: str, now: datetime) -> str | None:
 
 
 def find_published(tree, html: str, url: str, page_view, headline_pos: int | None = None,
-                   now: datetime | None = None, zone: str | None = None) -> DateHit | None:
+                   now: datetime | None = None, zone: str | None = None,
+                   declared_url: str | None = None) -> DateHit | None:
     """The publication date of the page, as the publisher's local time (see
     pipeline.extract.publisher_time; *zone* is the source's `timezone`, if it names one). *page_view*
     is the page's visible text (see pipeline.extract.page._page_text) with the headline's position
     in it as *headline_pos*, or a zero-argument callable returning (page_text, headline_pos):
-    building the text costs time, and pages dated by their metadata never need it."""
+    building the text costs time, and pages dated by their metadata never need it.
+    *declared_url*: the page's own URL (canonical link, og:url); it is read after the fetched
+    *url* for the URL's date and the domain's country: a page fetched through a mirror, a cache
+    or a bare address still names its publisher there."""
     now = now or datetime.now()
+    urls = (url, declared_url) if declared_url and declared_url != url else (url,)
     for source, dt, has_time in _metadata_dates(tree):
         if _ok(dt, now):
             if has_time:
-                dt = publisher_local(dt, lambda: page_offset(_stamp_strings(tree)), zone, url)
+                dt = publisher_local(dt, lambda: page_offset(_stamp_strings(tree)), zone, urls)
             return DateHit(_fmt(dt, has_time), source)
-    hit = _page_date(tree, html, url, page_view, headline_pos, now)
+    hit = _page_date(tree, html, urls, page_view, headline_pos, now)
     if hit is None or len(hit.value) != 19:
         return hit
-    local = publisher_local(datetime.fromisoformat(hit.value), lambda: page_offset(_stamp_strings(tree)), zone, url)
+    local = publisher_local(datetime.fromisoformat(hit.value), lambda: page_offset(_stamp_strings(tree)), zone, urls)
     return DateHit(_fmt(local, True), hit.source)
 
 
@@ -497,19 +502,24 @@ def _stamp_strings(tree) -> str:
     return "\n".join(tree.xpath("//meta/@content | //@datetime | //abbr/@title | //script/text()"))
 
 
-def _page_date(tree, html: str, url: str, page_view, headline_pos: int | None, now: datetime) -> DateHit | None:
-    """The date from the page's text, its URL or htmldate (for a page without date metadata)."""
+def _page_date(tree, html: str, urls: tuple[str, ...], page_view, headline_pos: int | None,
+               now: datetime) -> DateHit | None:
+    """The date from the page's text, its URLs (fetched, then declared) or htmldate (for a page
+    without date metadata)."""
     if callable(page_view):
         page_text, headline_pos = page_view()
     else:
         page_text, headline_pos = page_view, (-1 if headline_pos is None else headline_pos)
     hit = text_pattern_date(page_text, headline_pos, now)
     if hit:
-        return _with_url_seconds(hit, url, now)
-    hit = url_date(url, now) or byline_date(page_text, headline_pos, now, url)
+        return _with_url_seconds(hit, urls[0], now)
+    hit = next(filter(None, (url_date(url, now) for url in urls)), None)
+    # the byline's month is checked against a /YYYY/MM/ of the URL that has one
+    dated_url = next((url for url in urls if _URL_MONTH.search(url or "")), urls[0])
+    hit = hit or byline_date(page_text, headline_pos, now, dated_url)
     if hit:
         return hit
-    value = _htmldate(html, url, now)
+    value = _htmldate(html, urls[-1], now)
     if not value:
         return None
     header = header_today_dates(page_text, headline_pos, tree)

@@ -9,7 +9,9 @@ is converted to the publisher's zone, found, in order of trust, from:
   2. the source's `timezone` key in the sources file (e.g. "Asia/Ho_Chi_Minh");
   3. the country of the site's domain (.vn, .it, .com.ar), for countries with one civil time
      or one zone where most of the population lives; never for domains sold as generic
-     names (.tv, .io, .co, .me, ...);
+     names (.tv, .io, .co, .me, ...): the domain the page was fetched from, else the one of
+     the URL the page declares as its own (canonical link, og:url), which names the publisher
+     when the page came through a mirror, a cache or an address without a name;
 and stays UTC otherwise. A timestamp written with a non-zero offset is the page's own local
 time already and is kept as written. A wall-clock time without an offset gets the offset of 1
 or 2 attached when there is one (so windows compare instants), its day unchanged; the domain's
@@ -127,10 +129,11 @@ def page_offset(html: str) -> timezone | None:
     return timezone(timedelta(minutes=counts.most_common(1)[0][0]))
 
 
-def publisher_local(stamp: datetime, page_zone, source_zone: str | None, url: str):
+def publisher_local(stamp: datetime, page_zone, source_zone: str | None, urls: tuple[str, ...]):
     """*stamp* (aware or a naive wall-clock time) as the publisher's local time. *page_zone*
     is the page's own offset (see page_offset) or a zero-argument callable giving it (reading
-    the page costs, and only UTC or naive stamps need it)."""
+    the page costs, and only UTC or naive stamps need it); *urls*: the fetched URL, then the
+    one the page declares (either may be absent), for the domain's guess."""
     if stamp.tzinfo is not None and stamp.utcoffset() != timedelta(0):
         return stamp  # written in its own local time
     zone = page_zone() if callable(page_zone) else page_zone
@@ -139,5 +142,5 @@ def publisher_local(stamp: datetime, page_zone, source_zone: str | None, url: st
         # a wall-clock time: its day is the publisher's already; an offset is only attached on
         # evidence (the page's or the analyst's), never on the domain's guess
         return stamp.replace(tzinfo=zone) if zone is not None else stamp
-    zone = zone or zone_or_none(domain_zone(url))
+    zone = zone or next(filter(None, (zone_or_none(domain_zone(url)) for url in urls)), None)
     return stamp.astimezone(zone) if zone is not None else stamp
