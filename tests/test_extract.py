@@ -513,6 +513,58 @@ def test_a_linked_subheading_between_paragraphs_is_kept_in_place():
     assert lines == [*PARAS[:2], "How the raid unfolded", *PARAS[2:]]
 
 
+def test_subheadings_past_an_ad_slot_and_an_image_credit_are_kept_in_place():
+    # a CMS that puts an ad slot and a figure with its credit between a subheading and its paragraph
+    middle = ("<div class='js_ad-dynamic ad-mobile'>Advertisement</div><h2>Part One</h2><h3>The raid</h3>"
+              "<figure><img src='/a.jpg'></figure><div class='ad-slot movable-ad'>Advertisement</div>"
+              "<p>(Photo: VNA)</p>")
+    lines = extract_article(_body_page(middle), "https://example.org/h.html", options=OPTS)["text"].split("\n")
+    assert lines == [*PARAS[:2], "Part One", "The raid", *PARAS[2:]]
+    # a block with text that is no ad slot still parts a heading from the next paragraph
+    from lxml import html as lxml_html
+
+    from pipeline.extract.body import _neighbour_paragraph
+    tree = lxml_html.fromstring(f"<div><h3>Aside</h3><div class='box'>Poll: who is right?</div><p>{PARAS[0]}</p>"
+                                f"<h3>Next</h3><div class='ad-slot'>Advertisement</div><p>(Photo: VNA)</p>"
+                                f"<p>{PARAS[1]}</p></div>")
+    aside, following = tree.findall(".//h3")
+    assert _neighbour_paragraph(aside, True) is None
+    assert _neighbour_paragraph(following, True).text == PARAS[1]
+
+
+def test_clean_text_drops_lines_made_of_links():
+    links = {"Print version", "Email to a friend", "Related articles", "Home", "World", "Quote",
+             "Report this post", "the national hotline", "Police rescue eleven women"}
+    bars = ["Print version | Email to a friend | Related articles", "| Home | | World |", "Quote | Report this post"]
+    prose = ["Call the national hotline, police said, or write to Police rescue eleven women at home.",
+             "Police rescue eleven women"]  # one link alone: an in-body pointer, left to the other rules
+    text = "\n".join([bars[0], *PARAS[:3], bars[1], *prose, *PARAS[3:], bars[2]])
+    assert clean_text(text, anchors=lambda: links)[0].split("\n") == [*PARAS[:3], *prose, *PARAS[3:]]
+    # a page whose only text is such a line keeps it rather than coming out empty
+    assert clean_text(bars[0], anchors=lambda: links)[0] == bars[0]
+
+
+def test_byline_search_matches_trafilaturas():
+    from trafilatura.metadata import extract_author
+    from trafilatura.utils import load_html
+
+    from pipeline.extract.metadata import _author
+
+    pages = [
+        "<p class='byline'>By Jane Roe</p>",
+        "<div class='comments'><span class='author'>A Commenter</span></div><span class='author-name'>Jane Roe</span>",
+        "<div class='post-meta'><a rel='author' href='/j'>Jane <time>Mon</time>Roe</a></div>",
+        "<aside class='sidebar'><p class='byline'>Side Writer</p></aside><h4 id='author-box'>John Doe</h4>",
+        "<span itemprop='author'>Nguyễn Văn An</span><p class='writer'>Someone Else</p>",
+        "<div data-component='Byline'>Le Thi Hoa<figure>Photo: VNA</figure></div>",
+        "<span class='author'>X</span><span class='author'>Tran Minh Duc</span>",
+        "<p>No byline here at all.</p>",
+    ]
+    for body in pages:
+        html = f"<html><head><title>T</title></head><body><article>{body}<p>{PARAS[0]}</p></article></body></html>"
+        assert _author(load_html(html)) == extract_author(load_html(html)), body
+
+
 def test_a_span_inside_a_paragraph_keeps_its_words():
     sentence = ("The rescue followed a tip from the national hotline on Friday, officials said at a briefing "
                 "in the provincial capital.")

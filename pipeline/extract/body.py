@@ -3,6 +3,7 @@ on a short text, the subheadings precision mode prunes, and the blocks of a body
 that trafilatura did not take."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from pipeline.extract.cleanup import _SENTENCE_END, _words
@@ -102,13 +103,32 @@ _INERT = {"br", "hr", "img", "figure", "picture", "script", "style", "noscript",
 _HEADINGS = ("h2", "h3", "h4")
 
 
+# an ad slot between the blocks of an article ("js_ad-dynamic", "ad-slot", "advertisement")
+_AD_SLOT = re.compile(r"(?:^|[\s_-])(?:ads?|advert\w*|dfp|sponsor\w*)(?:$|[\s_-])", re.IGNORECASE)
+
+
+def _passed_over(sibling) -> bool:
+    """Between a subheading and its paragraph: comments, media, empty elements, ad slots and
+    the other headings of a run ("Part One" / "Chapter 1")."""
+    if not isinstance(sibling.tag, str) or sibling.tag in _INERT or sibling.tag in _HEADINGS:
+        return True
+    if sibling.tag == "p":
+        return False
+    if _AD_SLOT.search(f"{sibling.get('class') or ''} {sibling.get('id') or ''}"):
+        return True
+    return not any(t.strip() for t in sibling.itertext())
+
+
 def _neighbour_paragraph(heading, forward: bool):
-    """The next (or previous) sibling of *heading* if it is a <p>, skipping comments, media,
-    empty elements and the other headings of a run ("Part One" / "Chapter 1")."""
+    """The next (or previous) sibling <p> of *heading* with a sentence's length, past what
+    _passed_over names and up to two short paragraphs (an image credit, "(Artist: ...)")."""
     sibling = heading.getnext() if forward else heading.getprevious()
-    while sibling is not None and (not isinstance(sibling.tag, str) or sibling.tag in _INERT
-                                   or sibling.tag in _HEADINGS
-                                   or (sibling.tag != "p" and not any(t.strip() for t in sibling.itertext()))):
+    short = 0
+    while sibling is not None:
+        if sibling.tag == "p" and len(_words(sibling.text_content() or "")) < 20 and short < 2:
+            short += 1
+        elif not _passed_over(sibling):
+            break
         sibling = sibling.getnext() if forward else sibling.getprevious()
     return sibling if sibling is not None and sibling.tag == "p" else None
 

@@ -190,6 +190,59 @@ def _linked_runs(lines: list[str], anchors) -> set[int]:
     return drop
 
 
+def _token(word: str) -> str:
+    return word.strip(_PUNCTUATION)
+
+
+_PUNCTUATION = "|·•>»<«()[]{}-–—,.;:!?\"'“”‘’/\\*#"
+
+
+class _LinkIndex:
+    """The page's link texts, word by word, for finding which words of a line are link text."""
+
+    def __init__(self, anchors: set[str]):
+        self.texts: set[str] = set()
+        self.spans: dict[str, set[int]] = {}  # first word of a link text -> its lengths in words
+        for text in anchors:
+            words = [t for t in (_token(w) for w in text.split()) if t]
+            if words and len(words) <= 12:
+                self.texts.add(" ".join(words))
+                self.spans.setdefault(words[0], set()).add(len(words))
+
+    def cover(self, line: str, least: float = 0.0) -> tuple[int, float]:
+        """(links, share of the line's letters inside them): the longest link text starting at
+        each word is taken, left to right. Gives up with (0, 0.0) once more than 1 - *least*
+        of the letters are outside links."""
+        words = [t for t in (_token(w) for w in line.split()) if t]
+        total = sum(len(w) for w in words) or 1
+        allowed = (1 - least) * total
+        links = outside = i = 0
+        while i < len(words):
+            lengths = self.spans.get(words[i], ())
+            span = next((n for n in sorted(lengths, reverse=True)
+                         if i + n <= len(words) and " ".join(words[i:i + n]) in self.texts), 0)
+            if span:
+                links += 1
+                i += span
+                continue
+            outside += len(words[i])
+            if outside > allowed:
+                return 0, 0.0
+            i += 1
+        return links, 1 - outside / total
+
+
+def _link_bar(line: str, index: _LinkIndex) -> bool:
+    """A line made of links: a navigation bar, a "Print | Email | Comment" row, a list of
+    sections or sites. Three links that make 80%+ of its letters, or two that make all of a
+    line of a few words. (One link alone may be an in-body pointer to another story, which
+    some annotators keep and others do not: left to the other rules.)"""
+    if len(line) > 600:
+        return False
+    links, share = index.cover(line, least=0.8)
+    return (links >= 3 and share >= 0.8) or (links >= 2 and share >= 0.95 and len(line.split()) <= 6)
+
+
 def clean_text(text: str, title: str | None = None, anchors=None) -> tuple[str, str | None]:
     """Remove news chrome lines from trafilatura text. Returns (text, byline_author).
     *anchors*: the page's link texts (a set, or a callable returning one), which enables the
@@ -210,8 +263,13 @@ def clean_text(text: str, title: str | None = None, anchors=None) -> tuple[str, 
             break
         seen += len(ln)
     if anchors is not None:
+        anchors = anchors() if callable(anchors) else anchors
         drop = _linked_runs(lines, anchors)
-        lines = [ln for i, ln in enumerate(lines) if i not in drop]
+        index = _LinkIndex(anchors)
+        kept = [ln for i, ln in enumerate(lines) if i not in drop and not _link_bar(ln, index)]
+        # a page whose only text is a list of links keeps it: an item with a thin text (and its
+        # date) beats a page lost as empty
+        lines = kept if kept or not lines else [ln for i, ln in enumerate(lines) if i not in drop] or lines
     lines = [ln for ln in lines if not _is_chrome(ln)]
     if title and lines and _squash(lines[0]) == _squash(title):
         lines.pop(0)
