@@ -38,6 +38,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from tipwatch.samplesites import LoopbackHTTPServer, QuietHandler, ServedInThread
 
@@ -105,22 +106,23 @@ def article_path(index: int, page: Page) -> str:
     return f"/news/{index:05d}/{page.name}.html"
 
 
-def site_documents(pages: list[Page], base: str) -> dict[str, tuple[bytes, str]]:
+def site_documents(pages: list[Page], base: str, paths: list[str] | None = None) -> dict[str, tuple[bytes, str]]:
     """path → (body, content type): robots.txt, a sitemap index with its children, a feed of
-    the newest 50 articles (overlapping the sitemap, as real feeds do) and the article pages."""
-    paths = [article_path(i, page) for i, page in enumerate(pages)]
+    the newest 50 articles (overlapping the sitemap, as real feeds do) and the article pages, at
+    `paths` (path and query, one per page; default: article_path)."""
+    paths = paths or [article_path(i, page) for i, page in enumerate(pages)]
     docs = {"/robots.txt": (b"User-agent: *\nAllow: /\n", "text/plain; charset=utf-8")}
     children = []
     for start in range(0, len(paths), SITEMAP_CHUNK):
         child = f"/sitemaps/part-{start // SITEMAP_CHUNK + 1}.xml"
         children.append(child)
-        urls = "".join(f"<url><loc>{base}{p}</loc></url>" for p in paths[start:start + SITEMAP_CHUNK])
+        urls = "".join(f"<url><loc>{escape(base + p)}</loc></url>" for p in paths[start:start + SITEMAP_CHUNK])
         docs[child] = (_urlset(urls), "application/xml; charset=utf-8")
     index = "".join(f"<sitemap><loc>{base}{c}</loc></sitemap>" for c in children)
     docs["/sitemap.xml"] = (('<?xml version="1.0" encoding="UTF-8"?><sitemapindex '
                              'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
                              f"{index}</sitemapindex>").encode(), "application/xml; charset=utf-8")
-    items = "".join(f"<item><title>Article {i}</title><link>{base}{p}</link></item>"
+    items = "".join(f"<item><title>Article {i}</title><link>{escape(base + p)}</link></item>"
                     for i, p in enumerate(paths[-50:]))
     docs["/feed.rss"] = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>bench</title>'
                          f"<link>{base}/</link>{items}</channel></rss>".encode(), "application/rss+xml; charset=utf-8")
@@ -139,16 +141,20 @@ class BenchSite(ServedInThread):
     """A threaded HTTP/1.1 server on 127.0.0.1 answering from memory; index documents carry an
     ETag and answer If-None-Match with 304, as news sites' CDNs do."""
 
-    def __init__(self, pages: list[Page]):
-        self.server = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)  # binds without a DNS look-up
+    def __init__(self, pages: list[Page], paths: list[str] | None = None, handler: type | None = None):
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), handler or _Handler)  # binds without a DNS look-up
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.server.documents = site_documents(pages, self.base_url)
+        self.server.documents = site_documents(pages, self.base_url, paths)
 
 
 
 class _Handler(QuietHandler):
+    def lookup(self) -> tuple[bytes, str] | None:
+        """The document a request asks for (its path; the query is ignored)."""
+        return self.server.documents.get(self.path.split("?", 1)[0])
+
     def do_GET(self):
-        found = self.server.documents.get(self.path.split("?", 1)[0])
+        found = self.lookup()
         if found is None:
             return self._send(404, b"not found", "text/plain")
         body, content_type = found

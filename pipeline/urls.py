@@ -1,14 +1,15 @@
 """URL identity: one article, one key, whatever tracking junk or scheme it arrives with.
 
 Two forms. `normalize` gives the URL to request and store: the address as the site listed it,
-with only what never names a different page taken off (the fragment, a default port, the host's
-case, tracking parameters). Its path and query stay as written: a parameter may be the article's
-id (`/servlet/Satellite?cid=1196847353521`), a query need not be key=value pairs
+with only what a server never sees or never reads taken off (the fragment, a default port, the
+host's case). Its path and query stay as written: a parameter may be the article's id
+(`/servlet/Satellite?cid=1196847353521`), a query need not be key=value pairs
 (`/index.php?/site/article/4255/`), and servers differ on encoding and parameter order. (courlan's
 normalize_url, used here before, drops parameters its tracker list names, `cid` and `ref` among
 them, and those without `=`: the crawl fetched the site's front page for such articles.)
-`url_key` gives the identity that deduplicates: the same form in w3lib's canonical spelling
-(query sorted, percent-encoding normalised), without scheme, `www.` or trailing slash.
+`url_key` gives the identity that deduplicates: that form without tracking parameters (utm_*,
+fbclid, ...), in w3lib's canonical spelling (query sorted, percent-encoding normalised), without
+scheme, `www.` or trailing slash.
 """
 from __future__ import annotations
 
@@ -47,19 +48,26 @@ def normalize(url: str) -> str:
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username is not None:
         netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
-    query = "&".join(pair for pair in parts.query.split("&")
-                     if pair and not _TRACKING.fullmatch(pair.split("=", 1)[0]))
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _untracked(url: str) -> str:
+    """*url* without the parameters that only say how a reader arrived."""
+    base, mark, query = url.partition("?")
+    if not mark:
+        return url
+    query = "&".join(pair for pair in query.split("&") if pair and not _TRACKING.fullmatch(pair.split("=", 1)[0]))
+    return f"{base}?{query}" if query else base
 
 
 @lru_cache(maxsize=4096)
 def url_key(url: str) -> str:
     """Identity key: the normalised URL in w3lib's canonical spelling without scheme, `www.` or
     trailing slash, so that http/https and www twins of one page are one article."""
-    if not url.startswith(("http://", "https://")):
+    if not url[:8].lower().startswith(("http://", "https://")):
         return url  # seed: and other non-web identifiers are their own key
     try:
-        parts = urlsplit(canonicalize_url(normalize(url), keep_blank_values=True))
+        parts = urlsplit(canonicalize_url(_untracked(normalize(url)), keep_blank_values=True))
     except ValueError:  # unparseable (a port that is not a number): its own key, never fetched
         return normalize(url)
     host = parts.netloc.lower()

@@ -17,9 +17,10 @@ def test_parameters_that_name_the_article_are_kept_in_order():
     assert normalize("http://example.net/a//b.html?z=1&a=2") == "http://example.net/a//b.html?z=1&a=2"
 
 
-def test_tracking_parameters_fragment_port_and_host_case_go():
-    assert normalize("HTTPS://News.Example.VN:443/a.html?utm_source=x&id=7&fbclid=y#comments") == \
-        "https://news.example.vn/a.html?id=7"
+def test_fragment_port_and_host_case_go_tracking_parameters_leave_only_the_key():
+    listed = "HTTPS://News.Example.VN:443/a.html?utm_source=x&id=7&fbclid=y#comments"
+    assert normalize(listed) == "https://news.example.vn/a.html?utm_source=x&id=7&fbclid=y"
+    assert url_key(listed) == "news.example.vn/a.html?id=7"
     assert normalize("http://example.vn:8080/a.html") == "http://example.vn:8080/a.html"
     assert normalize("http://example.vn") == "http://example.vn/"
 
