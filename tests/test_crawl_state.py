@@ -233,7 +233,8 @@ def fetched(**changes) -> FetchedPage:
 
 def test_page_input_is_what_the_crawl_hands_the_workers():
     page = page_input(fetched(), "en", "Asia/Ho_Chi_Minh")
-    assert page == {"url": "https://vns.test/a/1", "body": fetched().body, "encoding": "windows-1258",
+    # the address as fetched, host lower-cased (parameters stay: pipeline.urls.normalize)
+    assert page == {"url": "https://vns.test/a/1?utm_source=x", "body": fetched().body, "encoding": "windows-1258",
                     "language": "en", "timezone": "Asia/Ho_Chi_Minh", "fetched_at": "2026-11-20T08:00:00+00:00"}
 
 

@@ -501,6 +501,21 @@ def test_clean_text_drops_a_trailing_list_of_partly_linked_headlines():
     assert clean_text("\n".join([*PARAS, *items]), anchors=lambda: links)[0].split("\n") == [*PARAS, *items]
 
 
+def test_clean_text_drops_a_trailing_list_of_headlines_with_their_teasers():
+    links = {"Record year for house sales in the capital", "Brewers rewrite recipes as hops run short",
+             "Police charge driver after hit-and-run"}
+    teasers = ["- Sales and prices rose in every large city last year, the association said on Tuesday.",
+               "- A shortage of hops is forcing small breweries to change their best-known beers.",
+               "- A 24-year-old man has been charged over a crash that killed an elderly pedestrian."]
+    items = [line for pair in zip([f"- {t}" for t in sorted(links)], teasers, strict=True) for line in pair]
+    text = "\n".join([*PARAS, "Blog Watch", *items])
+    assert clean_text(text, anchors=lambda: links)[0].split("\n") == PARAS
+    # a list of the article's own whose items only mention a linked page stays
+    own = ["- Record year for house sales in the capital", "- The ministry will publish its figures in June.",
+           "- Buyers may ask the tax office for the new forms.", "- Agents must register by the end of the year."]
+    assert clean_text("\n".join([*PARAS, *own]), anchors=lambda: links)[0].split("\n") == [*PARAS, *own]
+
+
 def _body_page(middle: str) -> str:
     return ("<html><head><title>Women rescued</title></head><body><h1>Women rescued</h1><div class='article-body'>"
             + "".join(f"<p>{p}</p>" for p in PARAS[:2]) + middle + "".join(f"<p>{p}</p>" for p in PARAS[2:])

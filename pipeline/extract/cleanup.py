@@ -153,41 +153,59 @@ def _words(value: str) -> str:
 
 
 def _linked_runs(lines: list[str], anchors) -> set[int]:
-    """Indices of runs (2+ lines) of linked headlines in the second half of the text: a
-    "more stories" list that survived as plain lines. A line counts when it is, apart from a
-    list marker, exactly the text of one link of the page and has 4+ words, or is a list item
-    whose link (a headline split into a plain lead-in and a link) makes 40%+ of it; a short
-    heading right above the run ("DON'T MISS") goes with it."""
+    """Indices of "more stories" lists that survived as plain lines, in the second half of the
+    text: runs (2+ lines) of linked headlines, and lists (consecutive list items) at least half of
+    whose items, and 2+, are linked headlines (each headline item followed by its teaser). A line
+    is a linked headline when it is, apart from a list marker, exactly the text of one link of the
+    page and has 4+ words, or is a list item whose link (a headline split into a plain lead-in and
+    a link) makes 40%+ of it. A short heading right above ("DON'T MISS") goes with them."""
+    linked = _linked_headlines(lines, anchors)
+    drop: set[int] = set()
+
+    def take(block: list[int]) -> None:
+        drop.update(block)
+        above = block[0] - 1
+        if above >= 0 and len(lines[above]) < 40 and not _SENTENCE_END.search(lines[above]):
+            drop.add(above)
+
+    for block in _blocks(range(len(lines)), lambda i: i in linked):
+        if len(block) >= 2:
+            take(block)
+    for block in _blocks(range(len(lines)), lambda i: lines[i].startswith(("- ", "• "))):
+        hits = sum(i in linked for i in block)
+        if hits >= 2 and 2 * hits >= len(block) and block[0] in linked:
+            take(block)
+    return drop
+
+
+def _blocks(indices, member) -> list[list[int]]:
+    """Runs of consecutive indices for which *member* holds."""
+    blocks: list[list[int]] = [[]]
+    for i in indices:
+        if member(i):
+            blocks[-1].append(i)
+        elif blocks[-1]:
+            blocks.append([])
+    return [b for b in blocks if b]
+
+
+def _linked_headlines(lines: list[str], anchors) -> set[int]:
+    """Indices of the second half's lines that are linked headlines (see _linked_runs)."""
     total = sum(len(x) for x in lines) or 1
     seen = 0
-    run: list[int] = []
-    drop: set[int] = set()
+    found: set[int] = set()
     link_texts = None
-
-    def flush():
-        if len(run) >= 2:
-            drop.update(run)
-            above = run[0] - 1
-            if above >= 0 and len(lines[above]) < 40 and not _SENTENCE_END.search(lines[above]):
-                drop.add(above)
-
     for i, line in enumerate(lines):
         item = line.startswith(("- ", "• "))
         candidate = _words(line[2:] if item else line)
-        linked = False
         if seen >= total * 0.5 and len(candidate) < 150 and len(candidate.split()) >= 4:
             if link_texts is None:
                 link_texts = anchors() if callable(anchors) else anchors
-            linked = candidate in link_texts or (item and any(
-                len(link) >= 0.4 * len(candidate) and link in candidate for link in link_texts))
-        if linked:
-            run.append(i)
-        else:
-            flush()
-            run = []
+            if candidate in link_texts or (item and any(
+                    len(link) >= 0.4 * len(candidate) and link in candidate for link in link_texts)):
+                found.add(i)
         seen += len(line)
-    flush()
-    return drop
+    return found
 
 
 def _token(word: str) -> str:
