@@ -516,6 +516,17 @@ def test_clean_text_drops_a_trailing_list_of_headlines_with_their_teasers():
     assert clean_text("\n".join([*PARAS, *own]), anchors=lambda: links)[0].split("\n") == [*PARAS, *own]
 
 
+def test_clean_text_drops_datelines_at_the_head():
+    for head in ["Associated Press - January 16, 2008 12:55 PM ET", "Jan 14 2008 by Andy Howell, Western Mail",
+                 "10:02 AM CST on Friday, December 28, 2007", "By David Richards | Monday | 07/01/2008"]:
+        assert clean_text("\n".join([head, *PARAS]))[0].split("\n") == PARAS, head
+    kept = ["Floods on 12/10/2025 kill five in the delta", "The court met on March 3, 2020."]
+    assert clean_text("\n".join([*kept, *PARAS]))[0].split("\n") == [*kept, *PARAS]
+    # past the head it is the article's own (a table of dates, an embedded post's signature)
+    tail = ["Ike Diogu (Jr.), Feb. 7, 2005", "— Interior Ministry (@ministry) November 15, 2019"]
+    assert clean_text("\n".join([*PARAS, *tail]))[0].split("\n") == [*PARAS, *tail]
+
+
 def _body_page(middle: str) -> str:
     return ("<html><head><title>Women rescued</title></head><body><h1>Women rescued</h1><div class='article-body'>"
             + "".join(f"<p>{p}</p>" for p in PARAS[:2]) + middle + "".join(f"<p>{p}</p>" for p in PARAS[2:])

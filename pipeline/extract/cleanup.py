@@ -117,6 +117,39 @@ def _layout_row(line: str) -> bool:
     return len(filled) == 1 and len(filled[0]) < 120 and not _SENTENCE_END.search(filled[0])
 
 
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?")
+_FULL_DATE = re.compile(
+    r"\b(?:" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d"
+    r"|\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r",?(?:\s+\d{1,2}:\d\d(?::\d\d)?)?\s+(?:19|20)\d\d"
+    r"|\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4})\b", re.IGNORECASE)
+# what a dateline holds beside its date: times, weekdays, zones, "Posted on", "by"
+_DATELINE_WORDS = re.compile(
+    r"\b(?:\d{1,2}[:.]\d\d(?::\d\d)?\s*(?:[ap]\.?m\b\.?)?|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
+    r"Sunday|Mon|Tue|Tues|Wed|Thu|Thurs|Fri|Sat|Sun|[ECMP][SD]?T|GMT|UTC|BST|CET|AEST|IST|on|at|Updated|Posted|"
+    r"Published|Last|modified|By)\b\.?", re.IGNORECASE)
+_DATELINE_REST = re.compile(r"[\s|·•,:;()\-–—]+")
+
+
+def _dateline(line: str) -> bool:
+    """A line at the head of the text that is a date with at most a source or an author beside
+    it ("Associated Press - January 16, 2008 12:55 PM ET", "Jan 14 2008 by Andy Howell, Western
+    Mail", "10:02 AM CST on Friday, December 28, 2007"): the date opens or closes it, and at most
+    five words that are not date words are left, not ending a sentence. (A headline that names a
+    date inside it, "Floods on 12/10/2025 kill five", is no dateline.)"""
+    if len(line) > 90 or line.startswith(("—", "–")):  # "— Name (@handle) May 1, 2019": an embedded post
+        return False
+    found = _FULL_DATE.search(line)
+    if found is None:
+        return False
+    before = _DATELINE_REST.sub(" ", _DATELINE_WORDS.sub(" ", line[:found.start()])).strip()
+    after = _DATELINE_REST.sub(" ", _DATELINE_WORDS.sub(" ", line[found.end():])).strip()
+    if before and after:
+        return False
+    rest = f"{before} {after}".split()
+    return len(rest) <= 5 and not re.search(r"[.!?]$", line.rstrip())
+
+
 def _is_chrome(line: str) -> bool:
     if len(line) <= 500 and (_CAPTION_TAIL.match(line) or _CAPTION_HEAD.match(line)
                              or _CAPTION_DOT.match(line) or _CAPTION_ILLUS.match(line)):
@@ -289,6 +322,7 @@ def clean_text(text: str, title: str | None = None, anchors=None) -> tuple[str, 
         # date) beats a page lost as empty
         lines = kept if kept or not lines else [ln for i, ln in enumerate(lines) if i not in drop] or lines
     lines = [ln for ln in lines if not _is_chrome(ln)]
+    lines = [ln for i, ln in enumerate(lines) if i >= 3 or not _dateline(ln)]
     if title and lines and _squash(lines[0]) == _squash(title):
         lines.pop(0)
     author = None
