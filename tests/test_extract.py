@@ -510,6 +510,9 @@ def test_clean_text_drops_a_trailing_list_of_headlines_with_their_teasers():
     items = [line for pair in zip([f"- {t}" for t in sorted(links)], teasers, strict=True) for line in pair]
     text = "\n".join([*PARAS, "Blog Watch", *items])
     assert clean_text(text, anchors=lambda: links)[0].split("\n") == PARAS
+    # ... also when the list is longer than the article above it
+    short = "\n".join([*PARAS[:2], "Blog Watch", *items, *items[:4]])
+    assert clean_text(short, anchors=lambda: links)[0].split("\n") == PARAS[:2]
     # a list of the article's own whose items only mention a linked page stays
     own = ["- Record year for house sales in the capital", "- The ministry will publish its figures in June.",
            "- Buyers may ask the tax office for the new forms.", "- Agents must register by the end of the year."]

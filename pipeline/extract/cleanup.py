@@ -186,13 +186,16 @@ def _words(value: str) -> str:
 
 
 def _linked_runs(lines: list[str], anchors) -> set[int]:
-    """Indices of "more stories" lists that survived as plain lines, in the second half of the
-    text: runs (2+ lines) of linked headlines, and lists (consecutive list items) at least half of
-    whose items, and 2+, are linked headlines (each headline item followed by its teaser). A line
-    is a linked headline when it is, apart from a list marker, exactly the text of one link of the
-    page and has 4+ words, or is a list item whose link (a headline split into a plain lead-in and
-    a link) makes 40%+ of it. A short heading right above ("DON'T MISS") goes with them."""
-    linked = _linked_headlines(lines, anchors)
+    """Indices of "more stories" lists that survived as plain lines: runs (2+ lines) of linked
+    headlines in the second half of the text, and lists (consecutive list items) past its first
+    fifth that reach into its second half, whose first item and at least half of the items (2+)
+    are linked headlines (each headline followed by its teaser). A line is a linked headline when
+    it is, apart from a list marker, exactly the text of one link of the page and has 4+ words, or
+    is a list item whose link (a headline split into a plain lead-in and a link) makes 40%+ of it.
+    A short heading right above ("DON'T MISS") goes with them."""
+    starts = _starts(lines)
+    half = starts[-1] / 2
+    linked = _linked_headlines(lines, anchors, [i for i in range(len(lines)) if starts[i] >= 0.4 * half])
     drop: set[int] = set()
 
     def take(block: list[int]) -> None:
@@ -201,14 +204,22 @@ def _linked_runs(lines: list[str], anchors) -> set[int]:
         if above >= 0 and len(lines[above]) < 40 and not _SENTENCE_END.search(lines[above]):
             drop.add(above)
 
-    for block in _blocks(range(len(lines)), lambda i: i in linked):
+    for block in _blocks(range(len(lines)), lambda i: i in linked and starts[i] >= half):
         if len(block) >= 2:
             take(block)
     for block in _blocks(range(len(lines)), lambda i: lines[i].startswith(("- ", "• "))):
         hits = sum(i in linked for i in block)
-        if hits >= 2 and 2 * hits >= len(block) and block[0] in linked:
+        if hits >= 2 and 2 * hits >= len(block) and block[0] in linked and starts[block[-1]] >= half:
             take(block)
     return drop
+
+
+def _starts(lines: list[str]) -> list[int]:
+    """Where each line starts in the text (in characters), and the text's length last."""
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    return starts
 
 
 def _blocks(indices, member) -> list[list[int]]:
@@ -222,22 +233,20 @@ def _blocks(indices, member) -> list[list[int]]:
     return [b for b in blocks if b]
 
 
-def _linked_headlines(lines: list[str], anchors) -> set[int]:
-    """Indices of the second half's lines that are linked headlines (see _linked_runs)."""
-    total = sum(len(x) for x in lines) or 1
-    seen = 0
+def _linked_headlines(lines: list[str], anchors, candidates: list[int]) -> set[int]:
+    """The *candidates* (line indices) that are linked headlines (see _linked_runs)."""
     found: set[int] = set()
     link_texts = None
-    for i, line in enumerate(lines):
+    for i in candidates:
+        line = lines[i]
         item = line.startswith(("- ", "• "))
         candidate = _words(line[2:] if item else line)
-        if seen >= total * 0.5 and len(candidate) < 150 and len(candidate.split()) >= 4:
+        if len(candidate) < 150 and len(candidate.split()) >= 4:
             if link_texts is None:
                 link_texts = anchors() if callable(anchors) else anchors
             if candidate in link_texts or (item and any(
                     len(link) >= 0.4 * len(candidate) and link in candidate for link in link_texts)):
                 found.add(i)
-        seen += len(line)
     return found
 
 
