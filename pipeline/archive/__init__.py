@@ -127,6 +127,9 @@ class PageArchive:
 def _page_of(record) -> FetchedPage:
     if record.rec_type != "response":
         raise ValueError(f"a {record.rec_type} record, not a response")
+    if record.http_headers is None or not record.rec_headers.get_header("WARC-Target-URI"):
+        # warcio reads on from a bad offset where it can: what it finds there is no page of ours
+        raise ValueError("a response record without its HTTP headers or target URI")
     warc = record.rec_headers
     http = record.http_headers
     body = record.content_stream().read()
