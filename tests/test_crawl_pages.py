@@ -114,3 +114,14 @@ def test_scrapy_crawl_news_runs_the_same_crawl(tmp_path):
     refs = list(db.query("SELECT warc_file FROM articles"))
     # no TIPWATCH_WARC_DIR: the pages are kept beside the database given, not the default one's
     assert refs and all((tmp_path / "warc" / r["warc_file"]).is_file() for r in refs)
+
+
+def test_lookback_days_of_the_command_outranks_the_sources_own(tmp_path):
+    make_site(tmp_path / "sites")
+    (tmp_path / "sites" / "sources.toml").write_text(SOURCES + "lookback_days = 7\n", encoding="utf-8")
+    with SampleSites(tmp_path / "sites", names=["mini"]) as sites:
+        sources = write_sources(sites, tmp_path / "sources.toml")
+        tipwatch("crawl", "--db", tmp_path / "t.db", "--sources", sources, "--lookback-days", "0",
+                 "--log-file", tmp_path / "crawl.log", *FAST)
+    titles = {row["title"] for row in sqlite_utils.Database(tmp_path / "t.db").query("SELECT title FROM articles")}
+    assert titles == {title for title, _ in PAGES}   # the 2019 page too: 0 days is no limit

@@ -62,8 +62,10 @@ def run_crawl(options: CrawlOptions) -> int:
     process = CrawlerProcess(scrapy_settings(options))
     crawler = process.create_crawler(NewsSpider)
     failures: list[Failure] = []
+    # --lookback-days goes to the spider too: a command's option outranks the source's own key
     started = process.crawl(crawler, source=",".join(options.source_names),
-                            sources_file=str(options.config.sources), since=options.since or "")
+                            sources_file=str(options.config.sources), since=options.since or "",
+                            lookback_days="" if options.lookback_days is None else str(options.lookback_days))
     started.addErrback(failures.append)
     process.start()
     logging.getLogger("scrapy").handlers.clear()
