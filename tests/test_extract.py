@@ -594,6 +594,20 @@ def test_byline_search_matches_trafilaturas():
         assert _author(load_html(html)) == extract_author(load_html(html)), body
 
 
+def test_a_lead_sentence_in_bold_straight_inside_the_block_leads_the_text():
+    lead = ("Police in the border province freed eleven women held in a karaoke bar, the ministry said on "
+            "Friday, after a tip from the national hotline.")
+    html = ("<html><head><title>Women rescued</title></head><body><h1>Women rescued</h1><div id='articlecontent'>"
+            f"<strong>{lead}<br></strong><br>" + "".join(f"<p>{p}</p>" for p in PARAS) + "</div></body></html>")
+    lines = extract_article(html, "https://example.org/j.html", options=OPTS)["text"].split("\n")
+    assert lines[:2] == [lead, PARAS[0]]
+    # bold words inside a sentence are no lead
+    inline = _body_page("<p>The court said <strong>the recruiters had sold jobs that did not exist in three "
+                        "countries, and that the victims were never paid.</strong> The men appealed.</p>")
+    text = extract_article(inline, "https://example.org/k.html", options=OPTS)["text"]
+    assert text.count("the recruiters had sold jobs") == 1
+
+
 def test_a_span_inside_a_paragraph_keeps_its_words():
     sentence = ("The rescue followed a tip from the national hotline on Friday, officials said at a briefing "
                 "in the provincial capital.")

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urljoin
 
-from pipeline.extract.body import _body_text, _continuations, _inline_blocks
+from pipeline.extract.body import _body_text, _bold_leads, _continuations, _inline_blocks
 from pipeline.extract.cleanup import _nfc, clean_text
 from pipeline.extract.decode import decode_html
 from pipeline.extract.language import _language
@@ -147,7 +147,7 @@ def _extract_article(html: str, url: str, options: ExtractOptions | None) -> dic
     hit = find_published(tree, html, url, page_view, now=opts.now, zone=opts.timezone, declared_url=canonical_url)
     raw_text = unicodedata.normalize("NFC", _body_text(_without_layout_chrome(tree), url, opts))
     if opts.clean_chrome:
-        raw_text = _inline_blocks(tree, raw_text)
+        raw_text = _bold_leads(tree, _inline_blocks(tree, raw_text))
     more = _continuations(tree, raw_text) if opts.clean_chrome else []
     if more:
         raw_text = "\n".join([raw_text, *more])

@@ -158,3 +158,43 @@ def _inline_blocks(tree, text: str) -> str:
     for at, _, own in sorted(inserts, reverse=True):  # a run of headings keeps its order
         lines.insert(at + 1, own)
     return "\n".join(lines)
+
+
+_NOT_BLOCKS = ("p", "li", "a", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
+
+
+def _bold_leads(tree, text: str) -> str:
+    """*text* with an article's opening sentence set in bold straight inside its block
+    (<div><strong>Lead sentence.<br></strong><br>The rest...</div>), which trafilatura drops as
+    emphasis without a paragraph, put back before the text that follows it. Only a whole sentence
+    of 80+ characters, not already in the text, followed on the page by a passage that is."""
+    have = None
+    lines = text.split("\n")
+    for bold in tree.iter("strong", "b"):
+        parent = bold.getparent()
+        if parent is None or parent.tag in _NOT_BLOCKS or bold.getprevious() is not None \
+                or (parent.text or "").strip():
+            continue
+        own = _words(bold.text_content() or "")
+        if len(own) < 80 or not _SENTENCE_END.search(own):
+            continue
+        following = _text_after(bold)
+        if have is None:
+            have = _words(text)
+        if len(following) < 30 or following not in have or own[:60] in have:
+            continue
+        at = next((i for i, line in enumerate(lines) if _words(line).startswith(following[:40])), None)
+        if at is not None:
+            lines.insert(at, own)
+            have = _words("\n".join(lines))
+    return "\n".join(lines)
+
+
+def _text_after(element, size: int = 60) -> str:
+    """The first *size* characters of the text that follows *element* in its parent."""
+    parts = [element.tail or ""]
+    for sibling in element.itersiblings():
+        if len(_words(" ".join(parts))) >= size:
+            break
+        parts += [sibling.text_content() or "", sibling.tail or ""]
+    return _words(" ".join(parts))[:size]
