@@ -160,7 +160,8 @@ def _inline_blocks(tree, text: str) -> str:
     return "\n".join(lines)
 
 
-_NOT_BLOCKS = ("p", "li", "a", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
+# elements a lead sentence in bold never sits straight in (it is then part of their own text)
+_NO_LEAD_PARENTS = ("p", "li", "a", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
 
 
 def _bold_leads(tree, text: str) -> str:
@@ -172,7 +173,7 @@ def _bold_leads(tree, text: str) -> str:
     lines = text.split("\n")
     for bold in tree.iter("strong", "b"):
         parent = bold.getparent()
-        if parent is None or parent.tag in _NOT_BLOCKS or bold.getprevious() is not None \
+        if parent is None or parent.tag in _NO_LEAD_PARENTS or bold.getprevious() is not None \
                 or (parent.text or "").strip():
             continue
         own = _words(bold.text_content() or "")

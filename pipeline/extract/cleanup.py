@@ -250,11 +250,12 @@ def _linked_headlines(lines: list[str], anchors, candidates: list[int]) -> set[i
     return found
 
 
-def _token(word: str) -> str:
-    return word.strip(_PUNCTUATION)
-
-
 _PUNCTUATION = "|·•>»<«()[]{}-–—,.;:!?\"'“”‘’/\\*#"
+
+
+def _token(word: str) -> str:
+    """A word without the punctuation and separators around it ("|Home|" -> "Home")."""
+    return word.strip(_PUNCTUATION)
 
 
 class _LinkIndex:
@@ -325,11 +326,11 @@ def clean_text(text: str, title: str | None = None, anchors=None) -> tuple[str, 
     if anchors is not None:
         anchors = anchors() if callable(anchors) else anchors
         drop = _linked_runs(lines, anchors)
+        lines = [ln for i, ln in enumerate(lines) if i not in drop]
         index = _LinkIndex(anchors)
-        kept = [ln for i, ln in enumerate(lines) if i not in drop and not _link_bar(ln, index)]
-        # a page whose only text is a list of links keeps it: an item with a thin text (and its
+        # a page whose only text is made of links keeps it: an item with a thin text (and its
         # date) beats a page lost as empty
-        lines = kept if kept or not lines else [ln for i, ln in enumerate(lines) if i not in drop] or lines
+        lines = [ln for ln in lines if not _link_bar(ln, index)] or lines
     lines = [ln for ln in lines if not _is_chrome(ln)]
     lines = [ln for i, ln in enumerate(lines) if i >= 3 or not _dateline(ln)]
     if title and lines and _squash(lines[0]) == _squash(title):
