@@ -70,6 +70,21 @@ def test_page_served_from_a_bare_address_is_dated_by_the_url_it_declares():
     assert _published_of(_page(head))[0] == "2022-05-03T21:53:29-03:00"
 
 
+def test_a_meta_date_written_in_value_instead_of_content_is_read():
+    head = '<meta name="pub_date" value="2017-01-13T21:45:08+00:00"><meta name="robots" value="index, follow">'
+    assert _published_of(_page(head)) == ("2017-01-13T21:45:08+00:00", "meta")
+
+
+def test_a_z_on_the_local_time_the_page_shows_is_not_converted():
+    # the CMS wrote its local 20:00 with a Z; the page shows the same wall clock at +09:00
+    head = '<meta property="article:published_time" content="2019-04-19T20:00:00.000Z">'
+    byline = '<p><time datetime="2019-04-19T20:00:00+09:00">2019.04.19 20:00</time></p>'
+    assert _published_of(_page(head, byline=byline))[0] == "2019-04-19T20:00:00+09:00"
+    # a page that shows the same instant in its own zone keeps the conversion
+    shown = '<p><time datetime="2019-04-20T05:00:00+09:00">2019.04.20 05:00</time></p>'
+    assert _published_of(_page(head, byline=shown))[0] == "2019-04-20T05:00:00+09:00"
+
+
 def test_a_stamp_with_its_own_offset_is_kept_as_written():
     head = '<meta property="article:published_time" content="2025-07-28T01:00:00-05:00">'
     assert _published_of(_page(head), zone="Asia/Ho_Chi_Minh")[0] == "2025-07-28T01:00:00-05:00"

@@ -197,10 +197,12 @@ _META_RANK = {k: i for i, k in enumerate(_META_KEYS)}
 def _meta_dates(tree) -> list[tuple[int, str]]:
     found = []
     for el in tree.iter("meta"):
+        # `value` instead of `content`: some CMSes (and their saved copies) write it so
+        value = el.get("content") or el.get("value")
         for attr in ("property", "name", "itemprop", "http-equiv"):
             key = (el.get(attr) or "").strip().lower()
-            if key in _META_RANK and el.get("content"):
-                found.append((_META_RANK[key], el.get("content")))
+            if key in _META_RANK and value:
+                found.append((_META_RANK[key], value))
     for el in tree.xpath('//*[@itemprop="datePublished" or @itemprop="datepublished"][not(self::meta)]'):
         val = el.get("datetime") or el.get("content") or (el.text_content() or "").strip()
         if val:
@@ -486,13 +488,29 @@ def find_published(tree, html: str, url: str, page_view, headline_pos: int | Non
     for source, dt, has_time in _metadata_dates(tree):
         if _ok(dt, now):
             if has_time:
-                dt = publisher_local(dt, lambda: page_offset(_stamp_strings(tree)), zone, urls)
+                dt = _mislabelled_utc(dt, tree) or publisher_local(
+                    dt, lambda: page_offset(_stamp_strings(tree)), zone, urls)
             return DateHit(_fmt(dt, has_time), source)
     hit = _page_date(tree, html, urls, page_view, headline_pos, now)
     if hit is None or len(hit.value) != 19:
         return hit
     local = publisher_local(datetime.fromisoformat(hit.value), lambda: page_offset(_stamp_strings(tree)), zone, urls)
     return DateHit(_fmt(local, True), hit.source)
+
+
+def _mislabelled_utc(dt: datetime, tree) -> datetime | None:
+    """A UTC stamp whose wall-clock time the page also writes with a non-zero offset
+    ("20:00:00Z" in a meta tag, <time datetime="...T20:00:00+09:00"> under the headline): the CMS
+    put a Z on its local time, and that offset is the stamp's (converting it would move the
+    article to the next day)."""
+    if dt.tzinfo is None or dt.utcoffset() != timedelta(0):
+        return None
+    written = re.search(re.escape(dt.strftime("%Y-%m-%dT%H:%M")) + r"(?::\d\d(?:\.\d+)?)?([+-])(\d\d):?(\d\d)\b",
+                        _stamp_strings(tree))
+    if written is None or written[2] + written[3] == "0000":
+        return None
+    minutes = int(written[2]) * 60 + int(written[3])
+    return dt.replace(tzinfo=timezone(timedelta(minutes=minutes if written[1] == "+" else -minutes)))
 
 
 def _stamp_strings(tree) -> str:
