@@ -94,7 +94,7 @@ def crawl_options(command):
     @click.option("--source", "source_names", multiple=True, help="Crawl only this source (repeatable).")
     @click.option("--since", default=None, help="Look-back window start, e.g. 2026-11-01.")
     @click.option("--lookback-days", type=click.IntRange(min=0), default=None,
-                  help="Look-back window in days (default 7, 0 = no limit).")
+                  help="Look-back window in days (default 7, 0 = no limit); outranks a source's lookback_days.")
     @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="Scrapy's log (default: next to the database, crawl.log).")
     @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
