@@ -530,6 +530,20 @@ def test_clean_text_drops_datelines_at_the_head():
     assert clean_text("\n".join([*PARAS, *tail]))[0].split("\n") == [*PARAS, *tail]
 
 
+def test_clean_text_drops_slideshow_captions_and_video_player_text():
+    slides = [f"- {n}/50 {caption}" for n, caption in [
+        (1, "Port reopens: the container terminal took its first ship since the storm on Monday"),
+        (2, "Rice harvest: farmers in the delta expect a record crop after a mild rainy season"),
+        (4, "Bridge repairs: the old span over the river reopens to cars and bicycles next week")]]
+    player = ["- Chapters", "- descriptions off, selected", "- subtitles off, selected", "This is a modal window.",
+              "Beginning of dialog window. Escape will cancel and close the window.", "End of dialog window."]
+    text = "\n".join([*PARAS[:3], *player, *PARAS[3:], *slides])
+    assert clean_text(text)[0].split("\n") == PARAS
+    # a recipe's fractions are no slide count
+    recipe = ["- 1/2 tsp ground cloves", "- 1/4 cup brown sugar", "- 3/4 cup plain flour", "- 1/2 cup milk"]
+    assert clean_text("\n".join([*PARAS, *recipe]))[0].split("\n") == [*PARAS, *recipe]
+
+
 def _body_page(middle: str) -> str:
     return ("<html><head><title>Women rescued</title></head><body><h1>Women rescued</h1><div class='article-body'>"
             + "".join(f"<p>{p}</p>" for p in PARAS[:2]) + middle + "".join(f"<p>{p}</p>" for p in PARAS[2:])

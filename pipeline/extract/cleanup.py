@@ -92,6 +92,31 @@ _CTA_LINE = re.compile(
     r"fanpage)\b|@\w+)", re.IGNORECASE)
 
 
+# the text of a video.js player (its menus and dialogs), which sits inside many article bodies
+_PLAYER_LINE = re.compile(
+    r"^(?:- )?(?:This is a modal window\..*|Beginning of dialog window\..*|End of dialog window\.|Close Modal Dialog|"
+    r"Chapters|[\w ]{1,30} off, selected|default, selected|(?:captions|subtitles) settings, opens [\w ]+ dialog)$")
+
+
+# a slideshow's captions left as lines: "- 1/50 United goin down ...", "- 2/50 ..."
+_GALLERY_ITEM = re.compile(r"^(?:- )?(\d{1,3})/(\d{1,3})\s+\S")
+
+
+def _gallery(lines: list[str]) -> set[int]:
+    """Indices of runs (3+) of slideshow captions: one total of 5 or more slides, counted up,
+    each caption a phrase (a recipe's "1/2 tsp salt" and "3/4 cup flour" are no count)."""
+    counters = [_GALLERY_ITEM.match(line) for line in lines]
+    drop: set[int] = set()
+    for block in _blocks(range(len(lines)), lambda i: counters[i] is not None):
+        numbers = [(int(counters[i][1]), int(counters[i][2])) for i in block]
+        total = numbers[0][1]
+        if len(block) >= 3 and total >= max(5, len(block)) and all(t == total for _, t in numbers) \
+                and all(a[0] < b[0] for a, b in zip(numbers, numbers[1:], strict=False)) \
+                and sum(len(lines[i]) for i in block) >= 40 * len(block):
+            drop.update(block)
+    return drop
+
+
 _BYLINE_WORD = re.compile(r"^(?:[A-ZÀ-ỸĐ][\w'’.\-]*|and|và|&|-|–|/|,)$")
 
 
@@ -164,6 +189,8 @@ def _is_chrome(line: str) -> bool:
     if len(line) <= 100 and _UPDATE_LINE.match(line):
         return True
     if line.startswith("|") and _layout_row(line):
+        return True
+    if len(line) < 200 and _PLAYER_LINE.match(line):
         return True
     return _is_date_line(line)
 
@@ -332,6 +359,8 @@ def clean_text(text: str, title: str | None = None, anchors=None) -> tuple[str, 
         # date) beats a page lost as empty
         lines = [ln for ln in lines if not _link_bar(ln, index)] or lines
     lines = [ln for ln in lines if not _is_chrome(ln)]
+    gallery = _gallery(lines)
+    lines = [ln for i, ln in enumerate(lines) if i not in gallery]
     lines = [ln for i, ln in enumerate(lines) if i >= 3 or not _dateline(ln)]
     if title and lines and _squash(lines[0]) == _squash(title):
         lines.pop(0)
