@@ -105,10 +105,10 @@ _GALLERY_ITEM = re.compile(r"^(?:- )?(\d{1,3})/(\d{1,3})\s+\S")
 def _gallery(lines: list[str]) -> set[int]:
     """Indices of runs (3+) of slideshow captions: one total of 5 or more slides, counted up,
     each caption a phrase (a recipe's "1/2 tsp salt" and "3/4 cup flour" are no count)."""
-    counters = [_GALLERY_ITEM.match(line) for line in lines]
+    counters = [(int(m[1]), int(m[2])) if (m := _GALLERY_ITEM.match(line)) else None for line in lines]
     drop: set[int] = set()
     for block in _blocks(range(len(lines)), lambda i: counters[i] is not None):
-        numbers = [(int(counters[i][1]), int(counters[i][2])) for i in block]
+        numbers = [counter for i in block if (counter := counters[i]) is not None]
         total = numbers[0][1]
         if len(block) >= 3 and total >= max(5, len(block)) and all(t == total for _, t in numbers) \
                 and all(a[0] < b[0] for a, b in zip(numbers, numbers[1:], strict=False)) \
