@@ -62,6 +62,8 @@ from urllib.parse import quote, unquote, urlsplit
 from extraction_quality import metrics, page_f1, string_shingle_matching
 from throughput import BenchSite, Page, _Handler
 
+from tipwatch.samplesites import write_loopback_sources
+
 from _common import SHARED_DATA, emit, share_text, target, wilson
 
 NAME = "crawl_quality"
@@ -203,20 +205,16 @@ def serve(pages: list[Labelled], mode: str, strict: bool) -> BenchSite:
 
 # ---------------------------------------------------------------- the crawl
 
-def write_sources(path: Path, bases: dict[str, str]) -> Path:
-    entries = [f"""
-[[source]]
-name = "{name}"
-title = "Labelled pages: {name}"
-language = "en"
-sitemaps = ["{base}/sitemap.xml"]
 # every page the sitemaps list is an article (the pages are at arbitrary paths)
-article_pattern = '^http://127\\.0\\.0\\.1:\\d+/(?!sitemap\\.xml$|sitemaps/part-\\d+\\.xml$|robots\\.txt$|feed\\.rss$)'
-lookback_days = 0          # the pages are years old: no look-back window
-""" for name, base in bases.items()]
-    path.write_text('# labelled pages on loopback (bench/crawl_quality.py)\nallow_addresses = ["127.0.0.1"]\n'
-                    + "".join(entries), encoding="utf-8")
-    return path
+EVERY_PAGE = r"^http://127\.0\.0\.1:\d+/(?!sitemap\.xml$|sitemaps/part-\d+\.xml$|robots\.txt$|feed\.rss$)"
+
+
+def write_sources(path: Path, bases: dict[str, str]) -> Path:
+    """One source per set; the pages are years old: no look-back window."""
+    return write_loopback_sources(path, [
+        {"name": name, "title": f"Labelled pages: {name}", "language": "en", "sitemaps": [f"{base}/sitemap.xml"],
+         "article_pattern": EVERY_PAGE, "lookback_days": 0} for name, base in bases.items()],
+        comment="labelled pages on loopback (bench/crawl_quality.py)")
 
 
 def tipwatch_command() -> list[str]:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from tipwatch.samplesites import LoopbackHTTPServer, QuietHandler, ServedInThread
+from tipwatch.samplesites import LoopbackHTTPServer, QuietHandler, ServedInThread, write_loopback_sources
 
 from _common import REPO, SHARED_DATA, emit, rate, target
 
@@ -176,19 +176,11 @@ class _Handler(QuietHandler):
 
 
 def write_sources(path: Path, base: str) -> Path:
-    path.write_text(f"""# the benchmark site on loopback (bench/throughput.py)
-allow_addresses = ["127.0.0.1"]
-
-[[source]]
-name = "bench"
-title = "Benchmark site"
-language = "en"
-feeds = ["{base}/feed.rss"]
-sitemaps = ["{base}/sitemap.xml"]
-article_pattern = '/news/\\d+/[^/]+\\.html$'
-lookback_days = 0          # the benchmark pages are years old: no look-back window
-""", encoding="utf-8")
-    return path
+    """The benchmark site as one source; its pages are years old: no look-back window."""
+    return write_loopback_sources(path, [{
+        "name": "bench", "title": "Benchmark site", "language": "en", "feeds": [f"{base}/feed.rss"],
+        "sitemaps": [f"{base}/sitemap.xml"], "article_pattern": r"/news/\d+/[^/]+\.html$", "lookback_days": 0}],
+        comment="the benchmark site on loopback (bench/throughput.py)")
 
 
 # ---------------------------------------------------------------- memory of a process tree

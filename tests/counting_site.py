@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tipwatch.samplesites import SITES_DIR, CountingServedSite, manifest
+from tipwatch.samplesites import SITES_DIR, CountingServedSite, manifest, write_loopback_sources
 
 SITEMAP_CHUNK = 25
 
@@ -52,15 +52,7 @@ class CountingSite(CountingServedSite):
                                        f"{items}</channel></rss>".encode(), "application/rss+xml")
 
     def write_sources(self, path: Path, name: str = "counted") -> Path:
-        path.write_text(f"""allow_addresses = ["127.0.0.1"]
-
-[[source]]
-name = "{name}"
-title = "Counting site"
-language = "en"
-feeds = ["{self.base_url}/feed.rss"]
-sitemaps = ["{self.base_url}/sitemap.xml"]
-article_pattern = '/news/\\d+/[^/]+\\.html$'
-lookback_days = 0
-""", encoding="utf-8")
-        return path
+        return write_loopback_sources(path, [{
+            "name": name, "title": "Counting site", "language": "en", "feeds": [f"{self.base_url}/feed.rss"],
+            "sitemaps": [f"{self.base_url}/sitemap.xml"], "article_pattern": r"/news/\d+/[^/]+\.html$",
+            "lookback_days": 0}])

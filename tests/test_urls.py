@@ -4,7 +4,7 @@ sitemap lists, as many older CMSes do (an article id in a parameter, a query tha
 import sqlite_utils
 
 from pipeline.urls import normalize, url_key
-from tipwatch.samplesites import LoopbackHTTPServer, QuietHandler, ServedInThread
+from tipwatch.samplesites import LoopbackHTTPServer, QuietHandler, ServedInThread, write_loopback_sources
 
 from conftest import tipwatch
 
@@ -79,14 +79,10 @@ class _StrictHandler(QuietHandler):
 
 def test_crawl_requests_and_stores_the_addresses_the_sitemap_lists(tmp_path):
     with StrictSite() as site:
-        (tmp_path / "sources.toml").write_text(f"""allow_addresses = ["127.0.0.1"]
-[[source]]
-name = "legacy"
-title = "A site of query-string articles"
-language = "en"
-sitemaps = ["{site.base_url}/sitemap.xml"]
-article_pattern = '(?:Satellite\\?|index\\.php\\?/site/article/)'
-""", encoding="utf-8")
+        write_loopback_sources(tmp_path / "sources.toml", [{
+            "name": "legacy", "title": "A site of query-string articles", "language": "en",
+            "sitemaps": [f"{site.base_url}/sitemap.xml"],
+            "article_pattern": r"(?:Satellite\?|index\.php\?/site/article/)"}])
         tipwatch("crawl", "--db", tmp_path / "t.db", "--sources", tmp_path / "sources.toml", "--lookback-days", "0",
                  "--log-file", tmp_path / "crawl.log", "--quiet", "-s", "AUTOTHROTTLE_START_DELAY=0",
                  "-s", "DOWNLOAD_TIMEOUT=10", "-s", "RETRY_TIMES=0", timeout=120)

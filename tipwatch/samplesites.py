@@ -354,6 +354,19 @@ def template_site_names(template: Path) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def write_loopback_sources(path, entries: list[dict], comment: str = "") -> Path:
+    """A sources file for sites served on 127.0.0.1 (which it allows: allow_addresses), one
+    [[source]] per entry of keys and values (strings, lists of strings, numbers). Strings are
+    written JSON-quoted, which TOML reads alike (a regex's backslashes included)."""
+    blocks = [f"# {comment}\n" if comment else "", 'allow_addresses = ["127.0.0.1"]\n']
+    for entry in entries:
+        blocks.append("\n[[source]]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in entry.items()))
+    path = Path(path)
+    path.write_text("".join(blocks), encoding="utf-8")
+    tomllib.loads(path.read_text(encoding="utf-8"))  # a value TOML would read otherwise fails here, not in the crawl
+    return path
+
+
 def write_sources(sample: SampleSites, path, template: str | None = None) -> Path:
     """Writes the sources template with every {{BASE:site}} pointing at its server."""
     text = (sample.root / (template or sample.template)).read_text(encoding="utf-8")

@@ -193,9 +193,8 @@ def _bold_leads(tree, text: str) -> str:
 
 def _text_after(element, size: int = 60) -> str:
     """The first *size* characters of the text that follows *element* in its parent."""
-    parts = [element.tail or ""]
-    for sibling in element.itersiblings():
-        if len(_words(" ".join(parts))) >= size:
-            break
-        parts += [sibling.text_content() or "", sibling.tail or ""]
-    return _words(" ".join(parts))[:size]
+    parts = [_words(element.tail or "")]
+    siblings = element.itersiblings()
+    while sum(map(len, parts)) < size and (sibling := next(siblings, None)) is not None:
+        parts += [_words(sibling.text_content() or ""), _words(sibling.tail or "")]
+    return " ".join(part for part in parts if part)[:size]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from pipeline.extract.dates import _ANY_DATE, _HEADER_LINE, _WEEKDAY
+
 _CREDIT = r"(?:Photo|Photos|Ảnh|Image|Picture|Video|Clip|Nguồn\s+ảnh|Ảnh\s+minh\s+họa)"
 
 
@@ -129,7 +131,6 @@ _DIGIT = re.compile(r"\d")
 def _is_date_line(line: str) -> bool:
     if len(line) > 60 or not _DIGIT.search(line):
         return False
-    from pipeline.extract.dates import _HEADER_LINE
     return any(p.match(line) for p in _HEADER_LINE)
 
 
@@ -142,17 +143,10 @@ def _layout_row(line: str) -> bool:
     return len(filled) == 1 and len(filled[0]) < 120 and not _SENTENCE_END.search(filled[0])
 
 
-_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?")
-_FULL_DATE = re.compile(
-    r"\b(?:" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d"
-    r"|\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r",?(?:\s+\d{1,2}:\d\d(?::\d\d)?)?\s+(?:19|20)\d\d"
-    r"|\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4})\b", re.IGNORECASE)
 # what a dateline holds beside its date: times, weekdays, zones, "Posted on", "by"
 _DATELINE_WORDS = re.compile(
-    r"\b(?:\d{1,2}[:.]\d\d(?::\d\d)?\s*(?:[ap]\.?m\b\.?)?|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
-    r"Sunday|Mon|Tue|Tues|Wed|Thu|Thurs|Fri|Sat|Sun|[ECMP][SD]?T|GMT|UTC|BST|CET|AEST|IST|on|at|Updated|Posted|"
-    r"Published|Last|modified|By)\b\.?", re.IGNORECASE)
+    r"\b(?:\d{1,2}[:.]\d\d(?::\d\d)?\s*(?:[ap]\.?m\b\.?)?|" + _WEEKDAY + r"|[ECMP][SD]?T|GMT|UTC|BST|CET|AEST|IST|"
+    r"on|at|Updated|Posted|Published|Last|modified|By)\b\.?", re.IGNORECASE)
 _DATELINE_REST = re.compile(r"[\s|·•,:;()\-–—]+")
 
 
@@ -164,7 +158,7 @@ def _dateline(line: str) -> bool:
     date inside it, "Floods on 12/10/2025 kill five", is no dateline.)"""
     if len(line) > 90 or line.startswith(("—", "–")):  # "— Name (@handle) May 1, 2019": an embedded post
         return False
-    found = _FULL_DATE.search(line)
+    found = min((m for m in (form.search(line) for form in _ANY_DATE) if m), key=lambda m: m.start(), default=None)
     if found is None:
         return False
     before = _DATELINE_REST.sub(" ", _DATELINE_WORDS.sub(" ", line[:found.start()])).strip()
@@ -212,7 +206,7 @@ def _words(value: str) -> str:
     return " ".join(value.split())
 
 
-def _linked_runs(lines: list[str], anchors) -> set[int]:
+def _linked_runs(lines: list[str], anchors: set[str]) -> set[int]:
     """Indices of "more stories" lists that survived as plain lines: runs (2+ lines) of linked
     headlines in the second half of the text, and lists (consecutive list items) past its first
     fifth that reach into its second half, whose first item and at least half of the items (2+)
@@ -260,20 +254,16 @@ def _blocks(indices, member) -> list[list[int]]:
     return [b for b in blocks if b]
 
 
-def _linked_headlines(lines: list[str], anchors, candidates: list[int]) -> set[int]:
+def _linked_headlines(lines: list[str], link_texts: set[str], candidates: list[int]) -> set[int]:
     """The *candidates* (line indices) that are linked headlines (see _linked_runs)."""
     found: set[int] = set()
-    link_texts = None
     for i in candidates:
         line = lines[i]
         item = line.startswith(("- ", "• "))
         candidate = _words(line[2:] if item else line)
-        if len(candidate) < 150 and len(candidate.split()) >= 4:
-            if link_texts is None:
-                link_texts = anchors() if callable(anchors) else anchors
-            if candidate in link_texts or (item and any(
-                    len(link) >= 0.4 * len(candidate) and link in candidate for link in link_texts)):
-                found.add(i)
+        if len(candidate) < 150 and len(candidate.split()) >= 4 and (candidate in link_texts or (item and any(
+                len(link) >= 0.4 * len(candidate) and link in candidate for link in link_texts))):
+            found.add(i)
     return found
 
 

@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 from pipeline.extract.publisher_time import page_offset, publisher_local
 
@@ -485,28 +486,28 @@ def find_published(tree, html: str, url: str, page_view, headline_pos: int | Non
     or a bare address still names its publisher there."""
     now = now or datetime.now()
     urls = (url, declared_url) if declared_url and declared_url != url else (url,)
+    stamps = lru_cache(maxsize=1)(lambda: _stamp_strings(tree))  # read from the page once, if at all
     for source, dt, has_time in _metadata_dates(tree):
         if _ok(dt, now):
             if has_time:
-                dt = _mislabelled_utc(dt, tree) or publisher_local(
-                    dt, lambda: page_offset(_stamp_strings(tree)), zone, urls)
+                dt = _mislabelled_utc(dt, stamps) or publisher_local(dt, lambda: page_offset(stamps()), zone, urls)
             return DateHit(_fmt(dt, has_time), source)
     hit = _page_date(tree, html, urls, page_view, headline_pos, now)
     if hit is None or len(hit.value) != 19:
         return hit
-    local = publisher_local(datetime.fromisoformat(hit.value), lambda: page_offset(_stamp_strings(tree)), zone, urls)
+    local = publisher_local(datetime.fromisoformat(hit.value), lambda: page_offset(stamps()), zone, urls)
     return DateHit(_fmt(local, True), hit.source)
 
 
-def _mislabelled_utc(dt: datetime, tree) -> datetime | None:
-    """A UTC stamp whose wall-clock time the page also writes with a non-zero offset
-    ("20:00:00Z" in a meta tag, <time datetime="...T20:00:00+09:00"> under the headline): the CMS
-    put a Z on its local time, and that offset is the stamp's (converting it would move the
-    article to the next day)."""
+def _mislabelled_utc(dt: datetime, stamps) -> datetime | None:
+    """A UTC stamp whose wall-clock time the page also writes with a non-zero offset ("20:00:00Z"
+    in a meta tag, <time datetime="...T20:00:00+09:00"> under the headline; *stamps*() gives the
+    page's stamp strings): the CMS put a Z on its local time, and that offset is the stamp's
+    (converting it would move the article to the next day)."""
     if dt.tzinfo is None or dt.utcoffset() != timedelta(0):
         return None
     written = re.search(re.escape(dt.strftime("%Y-%m-%dT%H:%M")) + r"(?::\d\d(?:\.\d+)?)?([+-])(\d\d):?(\d\d)\b",
-                        _stamp_strings(tree))
+                        stamps())
     if written is None or written[2] + written[3] == "0000":
         return None
     minutes = int(written[2]) * 60 + int(written[3])
